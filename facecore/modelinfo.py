@@ -1,0 +1,70 @@
+"""The contract between an exported model and its clients.
+
+An exported SavedModel has two signatures:
+- `serving_default`: input `faces` float32 [N, S, S, 1] (see `preprocess.model_input`);
+  outputs `probabilities` float32 [N, C] and `embedding` float32 [N, D].
+- `metadata`: no inputs; output `model_info`, a scalar string holding `ModelInfo` as JSON.
+The same JSON is also written to `assets.extra/model_info.json` for people and tools.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from facecore.detect import DetectorParams
+from facecore.preprocess import PreprocessSpec
+
+SERVING_SIGNATURE = "serving_default"
+METADATA_SIGNATURE = "metadata"
+INPUT_KEY = "faces"
+PROBABILITIES_KEY = "probabilities"
+EMBEDDING_KEY = "embedding"
+MODEL_INFO_KEY = "model_info"
+MODEL_INFO_FILE = "model_info.json"
+UNKNOWN_LABEL = "unknown"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a client needs to use a model: labels, preprocessing, detector and threshold."""
+
+    class_names: tuple[str, ...]
+    preprocess: PreprocessSpec = PreprocessSpec()
+    detector: DetectorParams = DetectorParams()
+    unknown_threshold: float = 0.0
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.class_names:
+            raise ValueError("a model needs at least one class name")
+        if UNKNOWN_LABEL in self.class_names:
+            raise ValueError(f"'{UNKNOWN_LABEL}' is reserved and cannot be a class name")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        size = self.preprocess.input_size
+        return (size, size, 1)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "class_names": list(self.class_names),
+                "preprocess": self.preprocess.to_dict(),
+                "detector": self.detector.to_dict(),
+                "unknown_threshold": self.unknown_threshold,
+                "extra": self.extra,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ModelInfo":
+        values = json.loads(text)
+        return cls(
+            class_names=tuple(values["class_names"]),
+            preprocess=PreprocessSpec.from_dict(values.get("preprocess", {})),
+            detector=DetectorParams.from_dict(values.get("detector", {})),
+            unknown_threshold=float(values.get("unknown_threshold", 0.0)),
+            extra=dict(values.get("extra", {})),
+        )

@@ -1,0 +1,78 @@
+"""Face crop and model input: the one preprocessing path for training, evaluation and serving."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facecore.detect import Box
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How a detected face becomes a model input.
+
+    A face box is grown by `crop_margin` of its side on every side, squared, clamped into the
+    photo and resized to `crop_size` (the RGB crop stored in the TFRecords). The model input is
+    that crop in grayscale, resized to `input_size` and normalised as (x / 255 - mean) / std.
+    """
+
+    crop_margin: float = 0.15
+    crop_size: int = 96
+    input_size: int = 64
+    mean: float = 0.5
+    std: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.crop_margin <= 1.0:
+            raise ValueError(f"crop_margin must be in [0, 1], got {self.crop_margin}")
+        if self.crop_size < 8 or self.input_size < 8 or self.std <= 0:
+            raise ValueError(f"invalid preprocessing settings: {self}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PreprocessSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def square_box(box: Box, margin: float, image_shape: tuple[int, ...]) -> Box:
+    """The square around `box` grown by `margin`, shifted (and if need be shrunk) into the image."""
+    height, width = image_shape[0], image_shape[1]
+    side = round(max(box.width, box.height) * (1.0 + 2.0 * margin))
+    side = max(1, min(side, height, width))
+    cx, cy = box.x + box.width / 2.0, box.y + box.height / 2.0
+    x = int(min(max(round(cx - side / 2.0), 0), width - side))
+    y = int(min(max(round(cy - side / 2.0), 0), height - side))
+    return Box(x, y, side, side)
+
+
+def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec) -> np.ndarray:
+    """RGB uint8 crop [crop_size, crop_size, 3] of one face."""
+    square = square_box(box, spec.crop_margin, rgb.shape)
+    patch = rgb[square.y : square.y + square.height, square.x : square.x + square.width]
+    size = (spec.crop_size, spec.crop_size)
+    return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+
+
+def model_input(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Normalised grayscale model input [input_size, input_size, 1] float32 from an RGB crop."""
+    grey = cv2.cvtColor(np.ascontiguousarray(crop, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    size = (spec.input_size, spec.input_size)
+    if grey.shape != size:
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    scaled = grey.astype(np.float32) * np.float32(1.0 / 255.0)
+    normalised = (scaled - np.float32(spec.mean)) / np.float32(spec.std)
+    return normalised[:, :, None]
+
+
+def model_inputs(crops: list[np.ndarray], spec: PreprocessSpec) -> np.ndarray:
+    """Batch of model inputs [N, input_size, input_size, 1] float32."""
+    if not crops:
+        return np.zeros((0, spec.input_size, spec.input_size, 1), np.float32)
+    return np.stack([model_input(crop, spec) for crop in crops])

@@ -1,0 +1,1 @@
+"""Trainer: photos per person -> face-crop TFRecords -> Keras CNN -> published SavedModel."""

@@ -1,0 +1,52 @@
+"""Listing a photo folder laid out as DATA/<person>/<photos...>."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    source: str  # relative to the data folder, with forward slashes
+    person: str
+
+
+@dataclass
+class Listing:
+    """Every file under the person folders, plus what was not an input and why."""
+
+    root: Path
+    files: list[Item] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files beside the person folders, hidden files
+    empty_classes: list[str] = field(default_factory=list)
+
+
+def scan(root: Path) -> Listing:
+    """All files of all person folders, sorted; every file is an input, whatever its suffix."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"data folder {root} does not exist")
+    if not root.is_dir():
+        raise NotADirectoryError(f"data folder {root} is not a folder")
+    listing = Listing(root)
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir() and not entry.name.startswith("."):
+            _scan_person(entry, listing)
+        else:
+            listing.ignored.append(entry.name)
+    return listing
+
+
+def _scan_person(folder: Path, listing: Listing) -> None:
+    found = False
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(listing.root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            listing.ignored.append(relative)
+        elif path.is_file():
+            listing.files.append(Item(path, relative, folder.name))
+            found = True
+    if not found:
+        listing.empty_classes.append(folder.name)
