@@ -69,13 +69,15 @@ def prepare(data_dir: Path, out_dir: Path, config: TrainerConfig, workers: int |
     params = ExtractParams(config.detector, config.preprocess, config.prepare.min_face_size)
     cache = ExtractionCache(out_dir / "cache.sqlite", params.cache_key())
     try:
-        photos = _extract_all(listing, params, cache, workers or config.prepare.workers or os.cpu_count())
+        workers = workers or config.prepare.workers or os.cpu_count()
+        photos, processed = _extract_all(listing, params, cache, workers)
         class_names = _settle(photos, config)
         _assign_splits(photos, cache, config)
     finally:
         cache.close()
     shards = _write_records(out_dir, photos, class_names, config.prepare.shard_size)
     result = manifest_io.build(data_dir, listing, photos, class_names, shards, config, params)
+    result["run"] = {"processed": processed, "from_cache": len(photos) - processed, "workers": workers}
     manifest_io.write(out_dir, result)
     return result
 
@@ -96,8 +98,9 @@ def _claim_output(out_dir: Path, data_dir: Path, force: bool) -> None:
 
 
 def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: ExtractionCache,
-                 workers: int) -> list[Photo]:
-    """Extraction for every file: from the cache when known, else in a process pool."""
+                 workers: int) -> tuple[list[Photo], int]:
+    """Extraction for every file (from the cache when known, else in a process pool), and
+    how many were processed anew."""
     photos, todo = [], []
     for item in listing.files:
         try:
@@ -113,7 +116,7 @@ def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: Extrac
         photos[index].extraction = extraction
         cache.put(extraction)
     log.info("%d photos, %d from cache, %d processed", len(photos), len(photos) - len(todo), len(todo))
-    return photos
+    return photos, len(todo)
 
 
 def _run_pool(todo: list[tuple[int, bytes]], params: ExtractParams, workers: int):

@@ -1,0 +1,53 @@
+"""Throughput of `prepare`: photos/s with one process and with all cores, and a cached re-run.
+
+Usage: python benchmarks/prepare_benchmark.py [--data DIR]   (default: $FACE_DATA_DIR/lfw-known)
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from trainer.config import load_config
+from trainer.prepare import prepare
+
+
+def timed_prepare(data: Path, out: Path, workers: int) -> tuple[float, dict]:
+    start = time.perf_counter()
+    manifest = prepare(data, out, load_config(), workers=workers)
+    return time.perf_counter() - start, manifest
+
+
+def main() -> None:
+    default = Path(os.environ.get("FACE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=default / "lfw-known")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    cores = os.cpu_count()
+    with tempfile.TemporaryDirectory() as tmp:
+        single, manifest = timed_prepare(args.data, Path(tmp, "one"), workers=1)
+        parallel, _ = timed_prepare(args.data, Path(tmp, "all"), workers=cores)
+        cached, again = timed_prepare(args.data, Path(tmp, "all"), workers=cores)
+    photos = len(manifest["files"])
+    print(json.dumps({
+        "photos": photos,
+        "cores": cores,
+        "photos_per_s_1_process": round(photos / single, 1),
+        f"photos_per_s_{cores}_processes": round(photos / parallel, 1),
+        "parallel_speedup": round(single / parallel, 2),
+        "first_run_s": round(parallel, 2),
+        "cached_run_s": round(cached, 2),
+        "cached_over_first": round(cached / parallel, 3),
+        "cached_run_processed": again["run"]["processed"],
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Crop geometry and the model input: values checked by hand."""
+
+import numpy as np
+import pytest
+
+from facecore.detect import Box
+from facecore.preprocess import PreprocessSpec, crop_face, model_input, model_inputs, square_box
+
+
+@pytest.mark.parametrize(
+    "box, shape, expected",
+    [
+        (Box(40, 40, 20, 20), (100, 100, 3), Box(37, 37, 26, 26)),  # grown 15% each side
+        (Box(0, 0, 20, 10), (100, 100, 3), Box(0, 0, 26, 26)),  # shifted into the image
+        (Box(90, 85, 10, 15), (100, 100, 3), Box(80, 80, 20, 20)),  # at the far corner
+        (Box(0, 0, 90, 50), (60, 100, 3), Box(15, 0, 60, 60)),  # larger than the image: shrunk, centred
+    ],
+)
+def test_square_box(box, shape, expected):
+    assert square_box(box, 0.15, shape) == expected
+
+
+def test_crop_face_is_a_square_of_crop_size():
+    rgb = np.zeros((120, 200, 3), np.uint8)
+    rgb[30:90, 70:130] = (255, 0, 0)
+    crop = crop_face(rgb, Box(70, 30, 60, 60), PreprocessSpec(crop_margin=0.0, crop_size=32))
+    assert crop.shape == (32, 32, 3)
+    assert (crop == (255, 0, 0)).all()
+
+
+def test_model_input_is_normalised_grayscale():
+    spec = PreprocessSpec(crop_size=16, input_size=8, mean=0.5, std=0.5)
+    crop = np.full((16, 16, 3), 255, np.uint8)
+    crop[:8] = 0
+    crop[8:, :, 1] = 0  # magenta: grey 0.299*255 + 0.114*255 = 105
+    x = model_input(crop, spec)
+    assert x.shape == (8, 8, 1) and x.dtype == np.float32
+    assert np.allclose(x[:4], -1.0)
+    assert np.allclose(x[4:], (105 / 255 - 0.5) / 0.5)
+
+
+def test_model_inputs_batches_and_handles_no_faces():
+    spec = PreprocessSpec(input_size=16)
+    assert model_inputs([], spec).shape == (0, 16, 16, 1)
+    batch = model_inputs([np.zeros((96, 96, 3), np.uint8)] * 3, spec)
+    assert batch.shape == (3, 16, 16, 1) and np.allclose(batch, -1.0)
