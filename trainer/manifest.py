@@ -84,6 +84,19 @@ def read(records_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def unchanged_shards(out_dir: Path, digest: str) -> dict[str, list[str]] | None:
+    """The shards of the existing output when they hold exactly the records of `digest`."""
+    try:
+        previous = read(out_dir)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    shards = previous.get("shards", {})
+    files = [Path(out_dir) / name for names in shards.values() for name in names]
+    if previous.get("records_digest") != digest or not all(f.exists() for f in files):
+        return None
+    return shards
+
+
 def read_data_dir(out_dir: Path) -> str | None:
     """The data folder an existing output was prepared from, or None if there is none."""
     path = Path(out_dir) / FILENAME

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -18,7 +20,6 @@ from trainer.config import TrainerConfig, add_config_arguments, load_config
 from trainer.extract import (
     CLASS_TOO_SMALL, DUPLICATE, UNREADABLE, USED, ExtractParams, Extraction, Worker, file_sha256,
 )
-from trainer.records import FaceRecord, write_split
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,16 @@ def prepare(data_dir: Path, out_dir: Path, config: TrainerConfig, workers: int |
         _assign_splits(photos, cache, config)
     finally:
         cache.close()
-    shards = _write_records(out_dir, photos, class_names, config.prepare.shard_size)
+    chosen = _records_by_split(photos, class_names)
+    digest = _digest(chosen, class_names, params, config.prepare.shard_size)
+    shards = manifest_io.unchanged_shards(out_dir, digest)
+    rewritten = shards is None
+    if rewritten:
+        shards = _write_records(out_dir, chosen, class_names, config.prepare.shard_size)
     result = manifest_io.build(data_dir, listing, photos, class_names, shards, config, params)
-    result["run"] = {"processed": processed, "from_cache": len(photos) - processed, "workers": workers}
+    result["records_digest"] = digest
+    result["run"] = {"processed": processed, "from_cache": len(photos) - processed,
+                     "workers": workers, "records_written": rewritten}
     manifest_io.write(out_dir, result)
     return result
 
@@ -93,8 +101,6 @@ def _claim_output(out_dir: Path, data_dir: Path, force: bool) -> None:
         what = f"a dataset prepared from {existing}" if foreign else "files that are not a prepared dataset"
         raise OutputInUse(f"{out_dir} already holds {what}; use --force to replace it")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.tfrecord"):
-        old.unlink()
 
 
 def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: ExtractionCache,
@@ -178,21 +184,42 @@ def _assign_splits(photos: list[Photo], cache: ExtractionCache, config: TrainerC
         cache.put_splits(rule, assigned)
 
 
-def _write_records(out_dir: Path, photos: list[Photo], class_names: list[str],
-                   shard_size: int) -> dict[str, list[str]]:
-    """Write every used photo to its split's shards; order is fixed by label and pixel hash."""
+def _records_by_split(photos: list[Photo], class_names: list[str]) -> dict[str, list[Photo]]:
+    """The used photos of each split, in record order: by label, then pixel hash."""
     labels = {name: index for index, name in enumerate(class_names)}
-    shards = {}
-    for name in split.SPLITS:
-        chosen = sorted(
-            (p for p in photos if p.outcome == USED and p.split == name),
-            key=lambda p: (labels[p.person], p.extraction.pixel_sha256),
-        )
-        records = [_record(p, labels[p.person]) for p in chosen]
-        shards[name] = [path.name for path in write_split(out_dir, name, records, shard_size)]
-    return shards
+    return {
+        name: sorted((p for p in photos if p.outcome == USED and p.split == name),
+                     key=lambda p: (labels[p.person], p.extraction.pixel_sha256))
+        for name in split.SPLITS
+    }
 
 
-def _record(photo: Photo, label: int) -> FaceRecord:
+def _digest(chosen: dict[str, list[Photo]], class_names: list[str], params: ExtractParams,
+            shard_size: int) -> str:
+    """Fingerprint of the records to write: equal fingerprints mean byte-identical shards."""
+    content = [class_names, params.cache_key(), shard_size]
+    for name, members in chosen.items():
+        content.append([name, [(p.person, p.extraction.sha256, p.source) for p in members]])
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+
+def _write_records(out_dir: Path, chosen: dict[str, list[Photo]], class_names: list[str],
+                   shard_size: int) -> dict[str, list[str]]:
+    """Replace the shards with every split's records; returns shard file names per split."""
+    from trainer.records import write_split  # TensorFlow is needed only when writing
+
+    for old in out_dir.glob("*.tfrecord"):
+        old.unlink()
+    labels = {name: index for index, name in enumerate(class_names)}
+    return {
+        name: [path.name for path in
+               write_split(out_dir, name, [_record(p, labels[p.person]) for p in members], shard_size)]
+        for name, members in chosen.items()
+    }
+
+
+def _record(photo: Photo, label: int):
+    from trainer.records import FaceRecord
+
     e = photo.extraction
     return FaceRecord(e.png, label, photo.person, e.sha256, e.pixel_sha256, photo.source, e.box)
