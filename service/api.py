@@ -1,0 +1,65 @@
+"""The versioned JSON API: /v1/predict and /v1/models."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, request
+
+from service.auth import check_api_key
+from service.backend import ServedModel
+from service.runtime import runtime
+from service.uploads import read_image, read_options
+
+api = Blueprint("api", __name__, url_prefix="/v1")
+
+
+@api.before_request
+def _authenticate() -> None:
+    check_api_key(request, runtime().config.api_keys)
+
+
+@api.post("/predict")
+def predict():
+    """Faces in the photo, each with a box and a name (or unknown)."""
+    started = time.perf_counter()
+    state = runtime()
+    options = read_options(request)
+    result = state.recognizer.recognize(read_image(request), options)
+    served = state.serving(result.model)
+    _count(state.metrics, result.faces)
+    timings = {**result.timings_ms, "total": round((time.perf_counter() - started) * 1000.0, 3)}
+    return {
+        "model": {"name": served.name, "version": served.version},
+        "image": {"width": result.width, "height": result.height},
+        "faces": result.faces,
+        "timings_ms": timings,
+    }
+
+
+@api.get("/models")
+def models():
+    """The model serving now, as its own metadata describes it."""
+    state = runtime()
+    return {"models": [describe(state.serving(state.backend.refresh()))]}
+
+
+def describe(served: ServedModel) -> dict:
+    info = served.info
+    return {
+        "name": served.name,
+        "version": served.version,
+        "class_names": list(info.class_names),
+        "input_size": info.preprocess.input_size,
+        "input_shape": list(info.input_shape),
+        "unknown_threshold": info.unknown_threshold,
+        "exported_at": served.exported_at,
+        "preprocess": info.preprocess.to_dict(),
+        "detector": info.detector.to_dict(),
+    }
+
+
+def _count(metrics, faces: list[dict]) -> None:
+    metrics.faces.observe(len(faces))
+    for face in faces:
+        metrics.predictions.labels(face["label"]).inc()

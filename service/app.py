@@ -1,0 +1,46 @@
+"""The app factory: everything a worker needs is built here, after gunicorn has forked."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from service.api import api
+from service.backend import ModelBackend, create_backend
+from service.config import Config
+from service.errors import ServiceError, register_error_handlers
+from service.inference import Recognizer
+from service.metrics import Metrics, instrument
+from service.probes import probes
+from service.runtime import EXTENSION, Runtime
+from service.web import web
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config, backend: ModelBackend | None = None) -> Flask:
+    """A Flask app serving `config`'s model; `backend` replaces the configured one (tests)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
+    app.json.sort_keys = False
+    metrics = Metrics(CollectorRegistry())
+    backend = backend or create_backend(config, metrics)
+    recognizer = Recognizer(backend, metrics, config.max_image_pixels, config.detect_max_side)
+    app.extensions[EXTENSION] = Runtime(config, metrics, backend, recognizer)
+    for blueprint in (api, probes, web):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    instrument(app, metrics)
+    _announce(app.extensions[EXTENSION])
+    return app
+
+
+def _announce(state: Runtime) -> None:
+    """Check the model once at start; a model server still starting is not fatal (see /readyz)."""
+    try:
+        served = state.serving(state.backend.check_ready())
+        log.info("ready: %s version %d via %s", served.name, served.version, state.config.backend)
+    except ServiceError as exc:
+        log.warning("not ready yet: %s", exc)

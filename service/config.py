@@ -1,0 +1,116 @@
+"""The service's settings: one frozen object read once from the environment and checked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from facecore.images import DEFAULT_MAX_PIXELS
+
+BACKENDS = ("local", "tfserving")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service can be told; see docs/service.md for each variable."""
+
+    model_name: str = "faces"
+    model_base_path: Path | None = None
+    backend: str = "local"
+    tfserving_address: str | None = None
+    tfserving_timeout_s: float = 5.0
+    model_version: int | None = None
+    model_version_label: str | None = None
+    model_poll_s: float = 2.0
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+    detect_max_side: int | None = None
+    api_keys: tuple[str, ...] = ()
+    web_concurrency: int = 2
+    web_threads: int = 2
+    port: int = 8000
+    prometheus_multiproc_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"SERVING_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend == "local" and self.model_base_path is None:
+            raise ConfigError("MODEL_BASE_PATH is required when SERVING_BACKEND=local")
+        if self.backend == "tfserving" and not self.tfserving_address:
+            raise ConfigError("TFSERVING_ADDRESS (host:port) is required when SERVING_BACKEND=tfserving")
+        if self.model_version is not None and self.model_version_label:
+            raise ConfigError("set MODEL_VERSION or MODEL_VERSION_LABEL, not both")
+        if self.model_version_label and self.backend != "tfserving":
+            raise ConfigError("MODEL_VERSION_LABEL needs SERVING_BACKEND=tfserving")
+        if not self.model_name or "/" in self.model_name:
+            raise ConfigError(f"MODEL_NAME must be a plain name, got {self.model_name!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
+        """Read and validate every setting; raise ConfigError naming the first bad variable."""
+        env = _Reader(environ)
+        return cls(
+            model_name=env.text("MODEL_NAME", cls.model_name),
+            model_base_path=env.path("MODEL_BASE_PATH"),
+            backend=env.text("SERVING_BACKEND", cls.backend),
+            tfserving_address=env.address("TFSERVING_ADDRESS"),
+            tfserving_timeout_s=env.number("TFSERVING_TIMEOUT_S", cls.tfserving_timeout_s, float, 0.001),
+            model_version=env.optional_int("MODEL_VERSION", 1),
+            model_version_label=env.text("MODEL_VERSION_LABEL", None),
+            model_poll_s=env.number("MODEL_POLL_S", cls.model_poll_s, float, 0.0),
+            max_upload_bytes=env.number("MAX_UPLOAD_BYTES", cls.max_upload_bytes, int, 1),
+            max_image_pixels=env.number("MAX_IMAGE_PIXELS", cls.max_image_pixels, int, 1),
+            detect_max_side=env.optional_int("DETECT_MAX_SIDE", 0),
+            api_keys=env.keys("API_KEYS"),
+            web_concurrency=env.number("WEB_CONCURRENCY", cls.web_concurrency, int, 1),
+            web_threads=env.number("WEB_THREADS", cls.web_threads, int, 1),
+            port=env.number("PORT", cls.port, int, 1, 65535),
+            prometheus_multiproc_dir=env.path("PROMETHEUS_MULTIPROC_DIR"),
+        )
+
+
+class _Reader:
+    """Typed access to environment variables; empty values count as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def path(self, name: str) -> Path | None:
+        value = self.text(name, None)
+        return Path(value) if value else None
+
+    def number(self, name: str, default, kind=int, minimum=None, maximum=None):
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise ConfigError(f"{name} must be in [{minimum}, {maximum if maximum is not None else '∞'}], got {raw}")
+        return value
+
+    def optional_int(self, name: str, minimum: int) -> int | None:
+        return self.number(name, None, int, minimum)
+
+    def address(self, name: str) -> str | None:
+        value = self.text(name, None)
+        if value is not None:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ConfigError(f"{name} must look like host:port, got {value!r}")
+        return value
+
+    def keys(self, name: str) -> tuple[str, ...]:
+        return tuple(key.strip() for key in self.text(name, "").split(",") if key.strip())

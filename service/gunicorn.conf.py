@@ -1,0 +1,64 @@
+"""Gunicorn settings: `gunicorn -c service/gunicorn.conf.py service.wsgi:app`.
+
+The environment is read and checked here, in the master, so a bad variable stops the start
+with a message naming it. The app (with its gRPC channel and model) is created in each worker
+after the fork: no preload.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from service.config import Config, ConfigError
+
+try:
+    service_config = Config.from_env()  # not `config`: that name is a gunicorn setting
+except ConfigError as exc:
+    sys.exit(f"faceid service: configuration error: {exc}")
+
+bind = f"0.0.0.0:{service_config.port}"
+workers = service_config.web_concurrency
+worker_class = "gthread"
+threads = service_config.web_threads
+preload_app = False  # gRPC channels and TensorFlow must not cross a fork
+timeout = 60  # a worker silent this long is restarted (TensorFlow's import takes seconds)
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200  # workers restart at different times, never all at once
+worker_tmp_dir = "/dev/shm"  # heartbeat file off the (maybe slow or overlay) disk
+accesslog = "-"
+errorlog = "-"
+logger_class = "service.accesslog.JsonAccessLogger"
+
+
+def on_starting(server):
+    """Give the workers an empty PROMETHEUS_MULTIPROC_DIR before any of them imports the client."""
+    directory = service_config.prometheus_multiproc_dir
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="faceid-metrics-", dir=_shm_or_tmp()))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    server.log.info("prometheus multiprocess dir: %s", directory)
+
+
+def child_exit(server, worker):
+    """A worker died: its live gauges (in-flight, model info) must stop counting."""
+    from service.metrics import mark_process_dead
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    mark_process_dead(worker.pid, Path(directory) if directory else None)
+
+
+def on_exit(server):
+    """Remove the metrics directory this master made for itself."""
+    if service_config.prometheus_multiproc_dir is None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def _shm_or_tmp() -> str:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()

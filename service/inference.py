@@ -1,0 +1,157 @@
+"""Photo bytes -> named faces: decode, detect, preprocess, infer, label.
+
+`prepare_faces` is the service's whole preprocessing path, the one the training/serving parity
+test compares with the trainer's; it only calls the shared `facecore` implementation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facecore.detect import Box, DetectorParams, FaceDetector
+from facecore.images import decode_image
+from facecore.modelinfo import UNKNOWN_LABEL, ModelInfo
+from facecore.preprocess import PreprocessSpec, crop_face, model_inputs
+from service.backend import ModelBackend, Scores, ServedModel
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a caller may ask of one prediction."""
+
+    top_k: int = 3
+    max_faces: int = 10
+    min_face_size: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedFaces:
+    """Faces found in a photo (largest first) and their model inputs [N, S, S, 1] float32."""
+
+    boxes: list[Box]
+    batch: np.ndarray
+
+
+@dataclass
+class Recognition:
+    """The answer for one photo."""
+
+    model: ServedModel
+    width: int
+    height: int
+    faces: list[dict]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def find_faces(rgb: np.ndarray, detector: FaceDetector, options: Options) -> list[Box]:
+    """The largest `max_faces` faces at least `min_face_size` pixels wide and high."""
+    boxes = [b for b in detector.detect(rgb) if min(b.width, b.height) >= options.min_face_size]
+    return boxes[: options.max_faces]
+
+
+def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec) -> np.ndarray:
+    """Model inputs [N, S, S, 1] float32 for the faces at `boxes`."""
+    return model_inputs([crop_face(rgb, box, spec) for box in boxes], spec)
+
+
+def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options(),
+                  detector: FaceDetector | None = None) -> PreparedFaces:
+    """Detect and preprocess the faces of an RGB photo exactly as the model's metadata says."""
+    detector = detector or FaceDetector(info.detector)
+    boxes = find_faces(rgb, detector, options)
+    return PreparedFaces(boxes, face_batch(rgb, boxes, info.preprocess))
+
+
+def label_faces(probabilities: np.ndarray, info: ModelInfo, top_k: int) -> list[dict]:
+    """Label, probability, unknown flag and top-k for each row of probabilities [N, C]."""
+    faces = []
+    for row in probabilities:
+        order = np.argsort(row)[::-1][: max(1, top_k)]
+        best = float(row[order[0]])
+        unknown = best < info.unknown_threshold
+        faces.append({
+            "label": UNKNOWN_LABEL if unknown else info.class_names[order[0]],
+            "probability": best,
+            "unknown": unknown,
+            "top_k": [{"label": info.class_names[i], "probability": float(row[i])} for i in order],
+        })
+    return faces
+
+
+class Recognizer:
+    """Runs photos through the stages, timing each, against whichever version the backend serves."""
+
+    def __init__(self, backend: ModelBackend, metrics, max_image_pixels: int, detect_max_side: int | None) -> None:
+        self._backend = backend
+        self._metrics = metrics
+        self._max_pixels = max_image_pixels
+        self._max_side = detect_max_side
+        self._detectors: dict[DetectorParams, FaceDetector] = {}
+
+    def recognize(self, data: bytes, options: Options) -> Recognition:
+        timings: dict[str, float] = {}
+        with self._stage("decode", timings):
+            rgb = decode_image(data, self._max_pixels)
+        served = self._backend.current()
+        prepared, scores, served = self._prepare_and_infer(rgb, served, options, timings)
+        faces = label_faces(scores.probabilities, served.info, options.top_k) if scores else []
+        for face, box in zip(faces, prepared.boxes):
+            face["box"] = box.to_dict()
+        return Recognition(served, rgb.shape[1], rgb.shape[0], [_ordered(f) for f in faces], timings)
+
+    def _prepare_and_infer(self, rgb, served: ServedModel, options: Options, timings: dict):
+        """Faces and scores; redone with the answering version's metadata if that differs."""
+        prepared = self._prepare(rgb, served.info, options, timings)
+        if not prepared.boxes:
+            return prepared, None, served
+        scores = self._infer(prepared.batch, None, timings)
+        if scores.version != served.version:
+            answered = self._backend.describe(scores.version)
+            if _preprocessing(answered.info) != _preprocessing(served.info):
+                prepared = self._prepare(rgb, answered.info, options, timings)
+                scores = self._infer(prepared.batch, scores.version, timings) if prepared.boxes else None
+            served = answered
+        return prepared, scores, served
+
+    def _prepare(self, rgb, info: ModelInfo, options: Options, timings: dict) -> PreparedFaces:
+        with self._stage("detect", timings):
+            boxes = find_faces(rgb, self._detector(info.detector), options)
+        with self._stage("preprocess", timings):
+            batch = face_batch(rgb, boxes, info.preprocess)
+        return PreparedFaces(boxes, batch)
+
+    def _infer(self, batch: np.ndarray, version: int | None, timings: dict) -> Scores:
+        with self._stage("infer", timings):
+            return self._backend.predict(batch, version)
+
+    def _detector(self, params: DetectorParams) -> FaceDetector:
+        """One detector per parameter set, with DETECT_MAX_SIDE applied when configured."""
+        if self._max_side is not None:
+            params = dataclasses.replace(params, max_side=self._max_side)
+        if params not in self._detectors:
+            self._detectors[params] = FaceDetector(params)
+        return self._detectors[params]
+
+    @contextmanager
+    def _stage(self, name: str, timings: dict):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self._metrics.stage_seconds.labels(name).observe(elapsed)
+            timings[name] = round(timings.get(name, 0.0) + elapsed * 1000.0, 3)
+
+
+def _preprocessing(info: ModelInfo) -> tuple:
+    return (info.detector, info.preprocess)
+
+
+def _ordered(face: dict) -> dict:
+    keys = ("box", "label", "probability", "unknown", "top_k")
+    return {key: face[key] for key in keys}

@@ -1,0 +1,31 @@
+"""Liveness, readiness and metrics: the endpoints machines call."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from service.api import describe
+from service.runtime import runtime
+
+probes = Blueprint("probes", __name__)
+
+
+@probes.get("/healthz")
+def healthz():
+    """The process answers; no downstream calls."""
+    return {"status": "alive"}
+
+
+@probes.get("/readyz")
+def readyz():
+    """Model server reachable, model AVAILABLE, signature matching (else 503 problem+json)."""
+    state = runtime()
+    served = state.serving(state.backend.check_ready())
+    return {"status": "ready", "backend": state.config.backend, "model": describe(served)}
+
+
+@probes.get("/metrics")
+def metrics():
+    state = runtime()
+    body, content_type = state.metrics.exposition(state.config.prometheus_multiproc_dir)
+    return Response(body, content_type=content_type)

@@ -1,0 +1,36 @@
+"""What one app instance holds after start-up, reachable from views through `runtime()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from service.backend import ModelBackend, ServedModel
+from service.config import Config
+from service.inference import Recognizer
+from service.metrics import Metrics
+
+EXTENSION = "faceid"
+
+
+@dataclass
+class Runtime:
+    """The config, metrics, model backend and recognizer of one app (one per gunicorn worker)."""
+
+    config: Config
+    metrics: Metrics
+    backend: ModelBackend
+    recognizer: Recognizer
+
+    def serving(self, served: ServedModel) -> ServedModel:
+        """Note which version answered (for the model gauges) and pass it on."""
+        self.metrics.model_serving(served.name, served.version, served.exported_at)
+        return served
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,105 @@
+// Upload a photo to /v1/predict and draw the answer's boxes and names on a canvas.
+"use strict";
+
+const KNOWN_COLOUR = "#16a34a";
+const UNKNOWN_COLOUR = "#d97706";
+
+const form = document.getElementById("upload");
+const statusLine = document.getElementById("status");
+const canvas = document.getElementById("photo");
+const faceList = document.getElementById("faces");
+
+function showStatus(text, state) {
+  statusLine.textContent = text;
+  statusLine.dataset.state = state;
+}
+
+function requestHeaders() {
+  const key = form.elements.apikey.value.trim();
+  return key ? { "X-API-Key": key } : {};
+}
+
+async function identify(file) {
+  const body = new FormData();
+  body.append("image", file);
+  const response = await fetch("/v1/predict", { method: "POST", body, headers: requestHeaders() });
+  const answer = await response.json();
+  if (!response.ok) {
+    throw new Error(`${answer.title || response.status}: ${answer.detail || ""}`);
+  }
+  return answer;
+}
+
+function drawPhoto(bitmap) {
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+}
+
+function drawFace(context, face, lineWidth) {
+  const { x, y, width, height } = face.box;
+  const colour = face.unknown ? UNKNOWN_COLOUR : KNOWN_COLOUR;
+  const text = `${face.label} ${Math.round(face.probability * 100)}%`;
+  context.strokeStyle = colour;
+  context.lineWidth = lineWidth;
+  context.strokeRect(x, y, width, height);
+  const fontSize = Math.max(12, Math.round(lineWidth * 6));
+  context.font = `${fontSize}px system-ui, sans-serif`;
+  const textWidth = context.measureText(text).width + lineWidth * 2;
+  const top = y >= fontSize + lineWidth ? y - fontSize - lineWidth : y + height;
+  context.fillStyle = colour;
+  context.fillRect(x - lineWidth / 2, top, textWidth, fontSize + lineWidth);
+  context.fillStyle = "#ffffff";
+  context.textBaseline = "top";
+  context.fillText(text, x + lineWidth / 2, top + lineWidth / 2);
+}
+
+function drawFaces(faces) {
+  const context = canvas.getContext("2d");
+  const lineWidth = Math.max(2, Math.round(Math.max(canvas.width, canvas.height) / 300));
+  faces.forEach((face) => drawFace(context, face, lineWidth));
+  canvas.dataset.faces = String(faces.length);
+}
+
+function listFaces(faces) {
+  faceList.replaceChildren(...faces.map((face) => {
+    const item = document.createElement("li");
+    const others = face.top_k.slice(1).map((s) => `${s.label} ${(s.probability * 100).toFixed(1)}%`).join(", ");
+    item.textContent = `${face.label} (${(face.probability * 100).toFixed(1)}%)` + (others ? ` · then ${others}` : "");
+    item.className = face.unknown ? "unknown" : "";
+    return item;
+  }));
+}
+
+function summary(answer) {
+  const count = answer.faces.length;
+  const what = count === 0 ? "No face found" : `${count} face${count === 1 ? "" : "s"} found`;
+  return `${what} · model ${answer.model.name} v${answer.model.version} · ${Math.round(answer.timings_ms.total)} ms`;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = form.elements.image.files[0];
+  if (!file) {
+    showStatus("Choose a photo first.", "error");
+    return;
+  }
+  showStatus("Identifying…", "busy");
+  faceList.replaceChildren();
+  canvas.dataset.faces = "";
+  try {
+    // Decode locally while the service works; the service's error, if any, is the one to show.
+    const decoding = createImageBitmap(file, { imageOrientation: "from-image" }).catch(() => null);
+    const answer = await identify(file);
+    const bitmap = await decoding;
+    if (!bitmap) {
+      throw new Error("This browser cannot display the photo.");
+    }
+    drawPhoto(bitmap);
+    drawFaces(answer.faces);
+    listFaces(answer.faces);
+    showStatus(summary(answer), "done");
+  } catch (error) {
+    showStatus(error.message || String(error), "error");
+  }
+});

@@ -1,0 +1,147 @@
+"""The model served by TF Serving, over gRPC: one channel per worker, a deadline on every call."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2, get_model_status_pb2, model_pb2, model_service_pb2_grpc, predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from facecore.modelinfo import (
+    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
+)
+from service.backend import Scores, ServedModel
+from service.errors import ModelServerError, ModelTimeout, ModelUnavailable, NotReady, ServiceError
+from service.signature import signature_problems
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+KEPT_DESCRIPTIONS = 4
+
+
+class TFServingBackend:
+    """Predictions, metadata and status from TF Serving's PredictionService and ModelService."""
+
+    def __init__(self, config, metrics) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._channel = grpc.insecure_channel(config.tfserving_address, options=CHANNEL_OPTIONS)
+        self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._lock = threading.Lock()
+        self._described: dict[int, ServedModel] = {}
+        self._current: ServedModel | None = None
+
+    def current(self) -> ServedModel:
+        return self._current or self.refresh()
+
+    def refresh(self) -> ServedModel:
+        """Which version serves now (GetModelMetadata), available (GetModelStatus) and usable."""
+        metadata = self._call(self._predictions.GetModelMetadata, self._metadata_request())
+        version = metadata.model_spec.version.value
+        self._require_available(version)
+        served = self._describe(version, metadata)
+        self._current = served
+        return served
+
+    def check_ready(self) -> ServedModel:
+        try:
+            return self.refresh()
+        except NotReady:
+            raise
+        except ServiceError as exc:
+            raise NotReady(f"{exc.title.lower()}: {exc}") from exc
+
+    def describe(self, version: int) -> ServedModel:
+        served = self._described.get(version) or self._describe(version, None)
+        self._current = served
+        return served
+
+    def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
+        request = predict_pb2.PredictRequest(
+            model_spec=self._spec(SERVING_SIGNATURE, version), output_filter=[PROBABILITIES_KEY]
+        )
+        request.inputs[INPUT_KEY].CopyFrom(tf.make_tensor_proto(faces))  # [N, S, S, 1] float32
+        response = self._call(self._predictions.Predict, request)
+        probabilities = tf.make_ndarray(response.outputs[PROBABILITIES_KEY])  # [N, C]
+        return Scores(probabilities, response.model_spec.version.value)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _describe(self, version: int, metadata) -> ServedModel:
+        """ModelInfo and signature check of one version; only matching versions are kept."""
+        if version in self._described:
+            return self._described[version]
+        if metadata is None:
+            metadata = self._call(self._predictions.GetModelMetadata, self._metadata_request(version))
+        info = self._model_info(version)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        metadata.metadata["signature_def"].Unpack(signatures)
+        problems = signature_problems(signatures.signature_def, info)
+        if problems:
+            raise NotReady(f"{self._config.model_name} version {version} does not match the service: "
+                           + "; ".join(problems))
+        served = ServedModel(self._config.model_name, version, info)
+        with self._lock:
+            if len(self._described) >= KEPT_DESCRIPTIONS:
+                self._described.pop(min(self._described))
+            self._described[version] = served
+        return served
+
+    def _model_info(self, version: int) -> ModelInfo:
+        """The ModelInfo JSON from the model's `metadata` signature (a Predict with no inputs)."""
+        request = predict_pb2.PredictRequest(model_spec=self._spec(METADATA_SIGNATURE, version))
+        response = self._call(self._predictions.Predict, request)
+        if MODEL_INFO_KEY not in response.outputs:
+            raise NotReady(f"the '{METADATA_SIGNATURE}' signature has no '{MODEL_INFO_KEY}' output")
+        return ModelInfo.from_json(tf.make_ndarray(response.outputs[MODEL_INFO_KEY]).item())
+
+    def _require_available(self, version: int) -> None:
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._spec(None, version))
+        statuses = self._call(self._models.GetModelStatus, request).model_version_status
+        states = {status.version: status.state for status in statuses}
+        if states.get(version) != AVAILABLE:
+            state = get_model_status_pb2.ModelVersionStatus.State.Name(states.get(version, 0))
+            raise NotReady(f"{self._config.model_name} version {version} is {state}, not AVAILABLE")
+
+    def _metadata_request(self, version: int | None = None):
+        return get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=self._spec(SERVING_SIGNATURE, version), metadata_field=["signature_def"]
+        )
+
+    def _spec(self, signature: str | None, version: int | None) -> model_pb2.ModelSpec:
+        """The model, pinned to `version`, else to MODEL_VERSION / MODEL_VERSION_LABEL, else latest."""
+        spec = model_pb2.ModelSpec(name=self._config.model_name, signature_name=signature or "")
+        if version is not None:
+            spec.version.value = version
+        elif self._config.model_version is not None:
+            spec.version.value = self._config.model_version
+        elif self._config.model_version_label:
+            spec.version_label = self._config.model_version_label
+        return spec
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self._config.tfserving_timeout_s)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            self._metrics.model_server_errors.labels(code.name).inc()
+            raise self._translate(code, exc.details()) from None
+
+    def _translate(self, code: grpc.StatusCode, details: str) -> ServiceError:
+        where = f"TF Serving at {self._config.tfserving_address}"
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return ModelTimeout(f"{where} did not answer within {self._config.tfserving_timeout_s} s")
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.RESOURCE_EXHAUSTED):
+            return ModelUnavailable(f"{where}: {code.name}: {details}")
+        return ModelServerError(f"{where}: {code.name}: {details}")

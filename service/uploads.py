@@ -1,0 +1,72 @@
+"""Reading the photo and the options out of a prediction request, in any of its three forms."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import Request
+
+from service.errors import BadOption, MissingImage, UnsupportedMediaType
+from service.inference import Options
+
+RAW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/octet-stream"})
+# option -> (smallest, largest) accepted value
+OPTION_RANGES = {"top_k": (1, 100), "max_faces": (1, 100), "min_face_size": (0, 100_000)}
+
+
+def read_image(request: Request) -> bytes:
+    """The photo bytes: multipart field `image`, JSON {"image": base64}, or the raw body."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        if upload is None:
+            raise MissingImage("multipart field 'image' is missing")
+        data = upload.read()
+    elif mimetype == "application/json":
+        data = _base64_image(request)
+    elif mimetype in RAW_TYPES:
+        data = request.get_data(cache=False)
+    else:
+        accepted = ", ".join(sorted(RAW_TYPES | {"multipart/form-data", "application/json"}))
+        raise UnsupportedMediaType(f"content type {mimetype or 'none'!r} is not accepted; use one of {accepted}")
+    if not data:
+        raise MissingImage("the image is empty")
+    return data
+
+
+def _base64_image(request: Request) -> bytes:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("image"), str):
+        raise MissingImage('the JSON body must be an object with "image": "<base64>"')
+    try:
+        return base64.b64decode(body["image"], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadOption('"image" is not valid base64') from None
+
+
+def read_options(request: Request) -> Options:
+    """Options from the query string, multipart form fields or JSON body (in that order)."""
+    sources = [request.args]
+    if request.mimetype == "multipart/form-data":
+        sources.append(request.form)
+    elif request.mimetype == "application/json" and isinstance(request.get_json(silent=True), dict):
+        sources.append(request.get_json())
+    values = {}
+    for name, (low, high) in OPTION_RANGES.items():
+        raw = next((source[name] for source in sources if name in source), None)
+        if raw is not None:
+            values[name] = _bounded_int(name, raw, low, high)
+    return Options(**values)
+
+
+def _bounded_int(name: str, raw, low: int, high: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise BadOption(f"{name} must be an integer, got {raw!r}")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadOption(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadOption(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,116 @@
+"""Fixtures for the service: exported models, model folders, apps, clients, a TF Serving stand-in."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: exported_models, tfserving_standin
+
+from exported_models import copy_version, publish, tiny_model  # noqa: E402
+from facecore.modelinfo import ModelInfo  # noqa: E402
+
+MODEL_NAME = "faces"
+CLASSES_V1 = ("alice", "bob", "carol")
+CLASSES_V2 = ("alice", "bob", "carol", "dave")
+PUBLISHED_V1, PUBLISHED_V2 = 1_700_000_000, 1_700_000_100
+# Small photos with a known number of faces (test-photos/manifest.csv).
+PHOTOS = {"one": "one_face/obama_small.jpg", "three": "multi_face/three_people_voc2008_002506.jpg",
+          "none": "no_face/fruits.jpg"}
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """Exported SavedModel folders, by name: v1 (answers bob), v2 (answers dave), unknown, mismatch."""
+    root = tmp_path_factory.mktemp("exported")
+    v1 = ModelInfo(CLASSES_V1, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V1, "macro_f1": 0.9})
+    v2 = ModelInfo(CLASSES_V2, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V2})
+    variants = {
+        "v1": (tiny_model(3, favourite=1), v1),
+        "v2": (tiny_model(4, favourite=3), v2),
+        "unknown": (tiny_model(3, favourite=1), replace(v1, unknown_threshold=0.99)),
+        "mismatch": (tiny_model(2), v1),  # 2 outputs, 3 class names
+    }
+    return {name: publish(model, info, root / name, 1) for name, (model, info) in variants.items()}
+
+
+@pytest.fixture
+def models_root(tmp_path, exported) -> Path:
+    """A MODEL_BASE_PATH holding faces/1 (v1)."""
+    copy_version(exported["v1"], tmp_path / "models" / MODEL_NAME, 1)
+    return tmp_path / "models"
+
+
+@pytest.fixture(scope="session")
+def photos(face_data) -> dict[str, bytes]:
+    return {key: (face_data / "test-photos" / name).read_bytes() for key, name in PHOTOS.items()}
+
+
+@pytest.fixture
+def local_config(models_root):
+    from service.config import Config
+
+    return Config(model_name=MODEL_NAME, model_base_path=models_root, model_poll_s=0.0)
+
+
+@pytest.fixture
+def make_app():
+    """Build apps from configs; closes them at the end of the test."""
+    from service.app import create_app
+
+    apps = []
+
+    def build(config, backend=None):
+        app = create_app(config, backend)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["faceid"].close()
+
+
+@pytest.fixture
+def app(make_app, local_config):
+    return make_app(local_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def standin(models_root):
+    """A TF Serving stand-in serving models_root/faces, polling every 50 ms."""
+    from tfserving_standin import StandIn
+
+    server = StandIn(MODEL_NAME, models_root / MODEL_NAME, poll_s=0.05).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tfserving_config(standin):
+    from service.config import Config
+
+    return Config(model_name=MODEL_NAME, backend="tfserving", tfserving_address=standin.address,
+                  tfserving_timeout_s=2.0)
+
+
+@pytest.fixture
+def tfs_client(make_app, tfserving_config):
+    return make_app(tfserving_config).test_client()
+
+
+@pytest.fixture
+def metric():
+    """metric(app, name, labels): a sample's value in the app's registry (0 when never set)."""
+
+    def value(app, name: str, labels: dict | None = None) -> float:
+        return app.extensions["faceid"].metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+    return value
