@@ -13,6 +13,14 @@ import sys
 COMMANDS = {
     "prepare": ("trainer.prepare", "detect faces and write face-crop TFRecords"),
     "inspect": ("trainer.inspect", "print record counts and write a contact sheet PNG"),
+    "schedule": ("trainer.schedule", "run the retraining job on a cron schedule"),
+    "train": ("trainer.train", "train the CNN on prepared records"),
+    "evaluate": ("trainer.evaluate", "score a run, a published model or K folds; write report.json"),
+    "export": ("trainer.export", "export an evaluated run as a SavedModel"),
+    "publish": ("trainer.publish", "export a run as the next model version, behind a quality gate"),
+    "rollback": ("trainer.rollback", "publish the previous model version again as the newest"),
+    "run": ("trainer.run", "prepare, train, evaluate and publish in one go"),
+    "tune": ("trainer.tune", "random search over learning rate, weight decay, dropout and width"),
 }
 
 

@@ -39,6 +39,142 @@ class PrepareConfig:
     workers: int = 0  # 0: one process per core
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "exponential", "inverse_time", "cosine")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+PRECISIONS = ("auto", "float32", "mixed_float16")
+
+
+def _check_choice(section: str, key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"[{section}] {key} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CNN: `depth` blocks of `convs_per_block` conv-BN-ReLU, then pooling; filters start
+    at `width` and double per block up to `max_width`."""
+
+    width: int = 16
+    depth: int = 4
+    convs_per_block: int = 2
+    max_width: int = 256
+    embedding_size: int = 128
+    dropout: float = 0.2
+    l2: float = 0.0  # L2 penalty on conv and dense kernels (coupled weight decay)
+    flip_average: bool = True  # the exported model averages each face with its mirror image
+
+    def __post_init__(self) -> None:
+        if min(self.width, self.depth, self.convs_per_block, self.embedding_size) < 1:
+            raise ValueError(f"[model] width, depth, convs_per_block, embedding_size must be >= 1: {self}")
+        if not 0.0 <= self.dropout < 1.0 or self.l2 < 0:
+            raise ValueError(f"[model] dropout must be in [0, 1) and l2 >= 0: {self}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random changes to training inputs; ranges are fractions (rotation: of a full turn)."""
+
+    flip: bool = True
+    rotation: float = 0.03
+    shift: float = 0.08
+    zoom: float = 0.10
+    brightness: float = 0.10
+    contrast: float = 0.20
+    noise: float = 0.03  # Gaussian noise std, as a fraction of the input value range
+
+    def __post_init__(self) -> None:
+        values = (self.rotation, self.shift, self.zoom, self.brightness, self.contrast, self.noise)
+        if min(values) < 0 or max(values) >= 1:
+            raise ValueError(f"[augment] ranges must be in [0, 1): {self}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule, stopping, reproducibility and devices."""
+
+    epochs: int = 90
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    learning_rate: float = 2e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 1e-3  # decoupled, applied by the optimizer
+    schedule: str = "cosine"
+    warmup_epochs: int = 3  # cosine only
+    decay_epochs: float = 15.0  # step, exponential, inverse_time: epochs per decay period
+    decay_rate: float = 0.5
+    label_smoothing: float = 0.1
+    class_weights: bool = True  # weight classes by inverse frequency
+    patience: int = 20  # early stopping on validation loss; 0: never stop early
+    seed: int = 1234
+    deterministic: bool = True  # op determinism: same seed, same weights (slower on GPU)
+    precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
+    strategy: str = "auto"  # auto: multi_worker with TF_CONFIG, mirrored on >1 GPU, else one_device
+    histogram_freq: int = 5  # epochs between TensorBoard weight histograms; 0: none
+
+    def __post_init__(self) -> None:
+        _check_choice("train", "optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("train", "schedule", self.schedule, SCHEDULES)
+        _check_choice("train", "strategy", self.strategy, STRATEGIES)
+        _check_choice("train", "precision", self.precision, PRECISIONS)
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError(f"[train] epochs, batch_size and learning_rate must be positive: {self}")
+        if not 0.0 <= self.label_smoothing < 1.0 or self.weight_decay < 0 or self.patience < 0:
+            raise ValueError(f"[train] label_smoothing in [0, 1), weight_decay and patience >= 0: {self}")
+
+
+@dataclass(frozen=True)
+class OpenSetConfig:
+    """How the unknown-face threshold on the top class probability is chosen.
+
+    Without strangers: the highest threshold that still accepts `known_accept` of the
+    validation faces. With strangers: the threshold that maximises known faces accepted plus
+    strangers rejected, among those accepting at least `min_known_accept` of known faces.
+    """
+
+    known_accept: float = 0.95
+    min_known_accept: float = 0.90
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_known_accept <= 1.0 or not 0.0 < self.known_accept <= 1.0:
+            raise ValueError(f"[openset] known_accept and min_known_accept must be in (0, 1]: {self}")
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """Where versions go and when one is refused."""
+
+    model_name: str = "faces"
+    keep: int = 5  # versions kept in <models>/<model_name>/
+    tolerance: float = 0.02  # largest macro-F1 drop against the published version accepted
+
+    def __post_init__(self) -> None:
+        if not self.model_name or "/" in self.model_name or self.model_name.startswith("."):
+            raise ValueError(f"[publish] model_name must be a plain folder name, got {self.model_name!r}")
+        if self.keep < 1 or self.tolerance < 0:
+            raise ValueError(f"[publish] keep must be >= 1 and tolerance >= 0: {self}")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Random search: each range [low, high] is sampled uniformly in log space."""
+
+    trials: int = 12
+    epochs: int = 12
+    seed: int = 7
+    learning_rate: tuple[float, float] = (3e-4, 1e-2)
+    weight_decay: tuple[float, float] = (1e-5, 1e-2)
+    dropout: tuple[float, float] = (0.1, 0.6)
+    width: tuple[float, float] = (16, 64)
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "weight_decay", "dropout", "width"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"[tune] {name} must be [low, high] with 0 < low <= high")
+            object.__setattr__(self, name, (low, high))
+
+
 @dataclass(frozen=True)
 class TrainerConfig:
     """Everything the trainer's commands can be told."""
@@ -47,17 +183,25 @@ class TrainerConfig:
     preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
     split: SplitConfig = field(default_factory=SplitConfig)
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    openset: OpenSetConfig = field(default_factory=OpenSetConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainerConfig:
-    """Defaults, then the TOML file at `path`, then `section.key=value` overrides."""
-    values: dict[str, dict[str, Any]] = {}
+def load_config(path: str | Path | None = None, overrides: list[str] = (),
+                base: TrainerConfig | None = None) -> TrainerConfig:
+    """Defaults (or `base`), then the TOML file at `path`, then `section.key=value` overrides."""
+    values: dict[str, dict[str, Any]] = base.to_dict() if base is not None else {}
     if path is not None:
         with open(path, "rb") as handle:
-            values = tomllib.load(handle)
+            for section, settings in tomllib.load(handle).items():
+                values.setdefault(section, {}).update(settings)
     for override in overrides:
         section, key, value = _parse_override(override)
         values.setdefault(section, {})[key] = value
@@ -77,8 +221,21 @@ def from_dict(values: dict[str, dict[str, Any]]) -> TrainerConfig:
         bad = set(section) - keys
         if bad:
             raise ValueError(f"unknown key(s) in [{name}]: {', '.join(sorted(bad))}")
-        built[name] = section_type(**section)
+        defaults = section_type()
+        built[name] = section_type(**{key: _typed(name, key, value, getattr(defaults, key))
+                                      for key, value in section.items()})
     return TrainerConfig(**built)
+
+
+def _typed(section: str, key: str, value: Any, default: Any) -> Any:
+    """`value` as the type of the key's default (ints allowed for floats, lists for tuples)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    if default is not None and type(value) is not type(default):
+        raise ValueError(f"[{section}] {key} must be of type {type(default).__name__}, got {value!r}")
+    return value
 
 
 def _parse_override(text: str) -> tuple[str, str, Any]:

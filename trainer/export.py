@@ -1,27 +1,31 @@
 """Export a trained Keras model as a SavedModel that TF Serving and the service can use.
 
 See `facecore.modelinfo` for the signatures; this module is their one implementation.
+`python -m trainer export --run RUN --out DIR` exports an evaluated training run.
+TensorFlow is imported inside the functions, so the command's parser starts fast.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
-
-import keras
-import numpy as np
-import tensorflow as tf
 
 from facecore.modelinfo import (
     EMBEDDING_KEY, INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
     PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
 )
+from trainer.rundir import RunDir
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH_SIZES = (1, 4)
 
 
-def export_model(model: keras.Model, info: ModelInfo, directory: Path, model_name: str = "faces") -> Path:
+def export_model(model, info: ModelInfo, directory: Path, model_name: str = "faces") -> Path:
     """Write the SavedModel of `model` (outputs: probabilities, embedding) into `directory`."""
+    import keras
+    import tensorflow as tf
+
     directory = Path(directory)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -44,6 +48,8 @@ def export_model(model: keras.Model, info: ModelInfo, directory: Path, model_nam
 
 def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
     """TF Serving replays these PredictRequests when it loads the version."""
+    import numpy as np
+    import tensorflow as tf
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     with tf.io.TFRecordWriter(str(path)) as writer:
@@ -63,3 +69,47 @@ def read_model_info(loaded) -> ModelInfo:
     """The ModelInfo of a SavedModel loaded with tf.saved_model.load."""
     value = loaded.signatures[METADATA_SIGNATURE]()[MODEL_INFO_KEY]
     return ModelInfo.from_json(value.numpy())
+
+
+def run_model_info(run: RunDir) -> ModelInfo:
+    """A run's ModelInfo: its classes and preprocessing, its evaluation's threshold and scores."""
+    report = run.read_json(run.report)
+    extra = {
+        "exported_at": time.time(),
+        "macro_f1": report["macro_f1"],
+        "accuracy": report["accuracy"],
+        "train_config": run.read_json(run.config),
+    }
+    return run.model_info(unknown_threshold=report["unknown_threshold"], extra=extra)
+
+
+def export_run(run_dir: Path, directory: Path, model_name: str = "faces") -> ModelInfo:
+    """Export an evaluated run's model (RUN/model.keras, RUN/report.json) into `directory`."""
+    import keras
+
+    run = RunDir(run_dir)
+    info = run_model_info(run)
+    if not run.model.exists():
+        raise FileNotFoundError(f"{run.model} not found: train the run first")
+    export_model(keras.models.load_model(run.model), info, directory, model_name)
+    return info
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--run", type=Path, required=True, help="an evaluated `train` run folder")
+    parser.add_argument("--out", type=Path, required=True, help="new folder for the SavedModel")
+    parser.add_argument("--model-name", default="faces", help="model name in the warm-up requests")
+
+
+def main(args) -> int:
+    if args.out.exists() and any(args.out.iterdir()):
+        print(f"error: {args.out} is not empty; choose a new folder", file=sys.stderr)
+        return 2
+    try:
+        info = export_run(args.run, args.out, args.model_name)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported {len(info.class_names)} classes, input {info.input_shape}, "
+          f"unknown threshold {info.unknown_threshold:.4f} to {args.out}")
+    return 0

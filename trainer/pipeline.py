@@ -1,0 +1,110 @@
+"""tf.data input pipelines: face-crop records -> batches of model inputs.
+
+Every crop goes through `facecore.preprocess.model_input` (the one grayscale/resize/normalise
+implementation the service uses too); augmentation then acts on the normalised [S, S, 1]
+batches of the training split only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from facecore.preprocess import PreprocessSpec, model_input
+from trainer.augment import augment_batch
+from trainer.config import AugmentConfig, TrainerConfig
+from trainer.manifest import read as read_manifest
+from trainer.records import parse, shard_paths
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def model_spec(manifest: dict, config: TrainerConfig) -> PreprocessSpec:
+    """The records' crop settings with the config's model-input settings (size, mean, std)."""
+    recorded = PreprocessSpec.from_dict(manifest["preprocess"])
+    wanted = config.preprocess
+    return dataclasses.replace(recorded, input_size=wanted.input_size, mean=wanted.mean, std=wanted.std)
+
+
+def crops_dataset(records_dir: Path, splits: str | tuple[str, ...]) -> tf.data.Dataset:
+    """(crop uint8 [C, C, 3], label int32) of the given split(s), shards read in parallel."""
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    paths = [str(p) for split in splits for p in shard_paths(records_dir, split)]
+    if not paths:
+        raise FileNotFoundError(f"no {'/'.join(splits)} records in {records_dir}: run `python -m trainer prepare`")
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(paths)),
+                               num_parallel_calls=AUTOTUNE, deterministic=True)
+    counts = read_manifest(records_dir)["counts"]
+    records = records.apply(tf.data.experimental.assert_cardinality(sum(counts[s]["total"] for s in splits)))
+    return records.map(_crop_and_label, num_parallel_calls=AUTOTUNE)
+
+
+def _crop_and_label(serialized):
+    example = parse(serialized)
+    return example["image"], tf.cast(example["image/label"], tf.int32)
+
+
+def model_inputs_dataset(crops: tf.data.Dataset, spec: PreprocessSpec) -> tf.data.Dataset:
+    """(input float32 [S, S, 1], label): crops through `model_input`, in parallel."""
+    size = spec.input_size
+
+    def preprocess(crop):
+        return model_input(crop, spec)
+
+    def to_input(crop, label):
+        image = tf.numpy_function(preprocess, [crop], tf.float32, stateful=False)
+        return tf.ensure_shape(image, [size, size, 1]), label
+
+    return crops.map(to_input, num_parallel_calls=AUTOTUNE)
+
+
+def batches(inputs: tf.data.Dataset, batch_size: int, training: bool, seed: int,
+            augment: AugmentConfig | None, spec: PreprocessSpec) -> tf.data.Dataset:
+    """Cache, then (training) shuffle each epoch and augment each batch; then prefetch."""
+    inputs = inputs.cache()
+    if training:
+        inputs = inputs.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    batched = inputs.batch(batch_size, drop_remainder=False)
+    if training and augment is not None:
+        # One seed pair per batch, new each epoch yet fixed by `seed`: parallel and reproducible.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        batched = tf.data.Dataset.zip(batched, seeds).map(
+            lambda batch, pair: (augment_batch(batch[0], pair, augment, spec), batch[1]),
+            num_parallel_calls=AUTOTUNE,
+        )
+    return batched.prefetch(AUTOTUNE)
+
+
+def make_dataset(records_dir: Path, split: str | tuple[str, ...], spec: PreprocessSpec, batch_size: int,
+                 training: bool = False, seed: int = 0, augment: AugmentConfig | None = None) -> tf.data.Dataset:
+    """Batches of (model input float32 [N, S, S, 1], label int32 [N]) from a prepared split.
+
+    `training`: reshuffled every epoch and augmented (with `augment`, default settings if None).
+    Otherwise record order, no augmentation: the tensors the service computes for these crops.
+    """
+    if training and augment is None:
+        augment = AugmentConfig()
+    inputs = model_inputs_dataset(crops_dataset(records_dir, split), spec)
+    return batches(inputs, batch_size, training, seed, augment, spec)
+
+
+def arrays_dataset(crops: np.ndarray, labels: np.ndarray, spec: PreprocessSpec, batch_size: int,
+                   training: bool = False, seed: int = 0, augment: AugmentConfig | None = None) -> tf.data.Dataset:
+    """`make_dataset` over crops held in memory (uint8 [N, C, C, 3]), e.g. one fold of K."""
+    if training and augment is None:
+        augment = AugmentConfig()
+    source = tf.data.Dataset.from_tensor_slices((crops, labels.astype(np.int32)))
+    return batches(model_inputs_dataset(source, spec), batch_size, training, seed, augment, spec)
+
+
+def load_crops(records_dir: Path, splits: str | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """All crops and labels of the split(s) as arrays, in record order."""
+    crops, labels = [], []
+    for crop, label in crops_dataset(records_dir, splits).as_numpy_iterator():
+        crops.append(crop)
+        labels.append(label)
+    return np.stack(crops), np.asarray(labels, np.int32)
