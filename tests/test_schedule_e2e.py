@@ -72,16 +72,24 @@ def deployment(face_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("deployment")
     deployed = Deployment(face_data / "five-celebrities", root / "models", root / "work", "",
                           (face_data / PHOTO).read_bytes())
-    first = subprocess.run(deployed.job(*GOOD), cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    assert first.returncode == 0, first.stderr[-3000:]
-    standin = StandInProcess(MODEL_NAME, deployed.models / MODEL_NAME, root / "standin.log", poll_s=0.2)
-    env = {"SERVING_BACKEND": "tfserving", "MODEL_NAME": MODEL_NAME, "WEB_CONCURRENCY": "2",
-           "TFSERVING_TIMEOUT_S": "10", "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics")}
-    with standin:
-        with Gunicorn({**env, "TFSERVING_ADDRESS": standin.address}, root / "gunicorn.log") as server:
-            deployed.url = server.url
-            wait_until_served(deployed, 1)
-            yield deployed
+    log = root / "first-run.log"
+    with open(log, "wb") as out:
+        first = subprocess.Popen(deployed.job(*GOOD), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # TF Serving starts (and polls an empty folder) while version 1 trains.
+        with StandInProcess(MODEL_NAME, deployed.models / MODEL_NAME, root / "standin.log", poll_s=0.2) as standin:
+            assert first.wait(RUN_TIMEOUT_S) == 0, log.read_text(errors="replace")[-3000:]
+            env = {"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": standin.address, "MODEL_NAME": MODEL_NAME,
+                   "WEB_CONCURRENCY": "2", "TFSERVING_TIMEOUT_S": "10",
+                   "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics")}
+            with Gunicorn(env, root / "gunicorn.log") as server:
+                deployed.url = server.url
+                wait_until_served(deployed, 1)
+                yield deployed
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
 
 
 def schedule(cron: str, job: list[str]) -> subprocess.Popen:

@@ -198,8 +198,9 @@ class Scheduler:
         try:
             # A session of its own: a terminal's Ctrl-C reaches the scheduler only, which
             # then stops the job's whole process group itself.
+            # The job's own output goes to stderr: stdout carries only the JSON event lines.
             process = subprocess.Popen(
-                self._command, stdin=subprocess.DEVNULL, start_new_session=True
+                self._command, stdin=subprocess.DEVNULL, stdout=2, start_new_session=True
             )
         except OSError as error:
             self._last_exit = 127
