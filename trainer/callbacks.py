@@ -52,6 +52,32 @@ class AugmentedSamples(keras.callbacks.Callback):
             tf.summary.image("augmented_inputs", pixels, step=0, max_outputs=len(pixels))
 
 
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping on validation loss that keeps its patience across an interruption.
+
+    Keras resets `best` and `wait` on every `fit`; after BackupAndRestore has set the epoch to
+    resume from, both are rebuilt from the run's history so that a resumed run stops at the
+    same epoch as an uninterrupted one.
+    """
+
+    def __init__(self, history_path, patience: int) -> None:
+        super().__init__(monitor="val_loss", mode="min", patience=patience)
+        self.history_path = history_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        start = int(getattr(self.model, "_initial_epoch", 0) or 0)
+        if start == 0 or not self.history_path.exists():
+            return
+        history = read_history(self.history_path)
+        losses = [loss for epoch, loss in zip(history.get("epoch", []), history.get("val_loss", []))
+                  if epoch < start]
+        if losses:
+            best_epoch = int(np.argmin(losses))
+            self.best, self.best_epoch = float(losses[best_epoch]), best_epoch
+            self.wait = len(losses) - 1 - best_epoch
+
+
 def best_val_loss(run: RunDir) -> float | None:
     """The lowest validation loss logged so far (to resume best-checkpoint tracking)."""
     if not run.history.exists():
@@ -77,7 +103,7 @@ def build_callbacks(run: RunDir, config: TrainConfig, images_per_epoch: int,
                                     write_graph=False),
     ]
     if config.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience))
+        callbacks.append(ResumableEarlyStopping(run.history, config.patience))  # after BackupAndRestore
     if samples is not None:
         callbacks.append(AugmentedSamples(run.tensorboard / "samples", samples, value_range))
     return callbacks
