@@ -63,12 +63,12 @@ def model_inputs_dataset(crops: tf.data.Dataset, spec: PreprocessSpec) -> tf.dat
 
 
 def batches(inputs: tf.data.Dataset, batch_size: int, training: bool, seed: int,
-            augment: AugmentConfig | None, spec: PreprocessSpec) -> tf.data.Dataset:
+            augment: AugmentConfig | None, spec: PreprocessSpec, drop_remainder: bool = False) -> tf.data.Dataset:
     """Cache, then (training) shuffle each epoch and augment each batch; then prefetch."""
     inputs = inputs.cache()
     if training:
         inputs = inputs.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-    batched = inputs.batch(batch_size, drop_remainder=False)
+    batched = inputs.batch(batch_size, drop_remainder=drop_remainder)
     if training and augment is not None:
         # One seed pair per batch, new each epoch yet fixed by `seed`: parallel and reproducible.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -80,16 +80,18 @@ def batches(inputs: tf.data.Dataset, batch_size: int, training: bool, seed: int,
 
 
 def make_dataset(records_dir: Path, split: str | tuple[str, ...], spec: PreprocessSpec, batch_size: int,
-                 training: bool = False, seed: int = 0, augment: AugmentConfig | None = None) -> tf.data.Dataset:
+                 training: bool = False, seed: int = 0, augment: AugmentConfig | None = None,
+                 drop_remainder: bool = False) -> tf.data.Dataset:
     """Batches of (model input float32 [N, S, S, 1], label int32 [N]) from a prepared split.
 
     `training`: reshuffled every epoch and augmented (with `augment`, default settings if None).
     Otherwise record order, no augmentation: the tensors the service computes for these crops.
+    `drop_remainder`: whole batches only (training on several replicas, see `training.fit`).
     """
     if training and augment is None:
         augment = AugmentConfig()
     inputs = model_inputs_dataset(crops_dataset(records_dir, split), spec)
-    return batches(inputs, batch_size, training, seed, augment, spec)
+    return batches(inputs, batch_size, training, seed, augment, spec, drop_remainder)
 
 
 def arrays_dataset(crops: np.ndarray, labels: np.ndarray, spec: PreprocessSpec, batch_size: int,

@@ -42,9 +42,10 @@ def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=())
     spec = model_spec(manifest, config)
     _write_run_info(run, config, records_dir, manifest, spec)
     batch, seed = config.train.batch_size, config.train.seed
-    _require_whole_batches(strategy, manifest, batch)
-    train_ds = make_dataset(records_dir, "train", spec, batch, training=True, seed=seed, augment=config.augment)
-    val_ds = make_dataset(records_dir, "validation", spec, batch)
+    whole = _needs_whole_batches(strategy, manifest, batch)
+    train_ds = make_dataset(records_dir, "train", spec, batch, training=True, seed=seed, augment=config.augment,
+                            drop_remainder=whole)
+    val_ds = make_dataset(records_dir, "validation", spec, batch, drop_remainder=whole)
     counts = [manifest["counts"]["train"]["per_class"][name] for name in manifest["class_names"]]
     samples = next(iter(train_ds))[0].numpy()[:16]
     extra = build_callbacks(run, config.train, sum(counts), samples, value_range(spec))
@@ -68,14 +69,11 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
         train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, callbacks: list, run: RunDir) -> keras.Model:
     """Build, compile and fit under `strategy`; return a float32 copy with the best weights.
 
-    With several replicas only whole batches are used: TensorFlow splits a short last batch so
-    that some replicas get an empty one, which Keras cannot run (a convolution over an empty
-    batch returns the wrong shape). Up to `batch_size - 1` faces per split sit out each epoch.
+    With several replicas the datasets hold whole batches only (`train` makes them so), and the
+    schedule counts whole steps.
     """
-    whole_batches = strategy.num_replicas_in_sync > 1
-    batch = config.train.batch_size
-    images = sum(class_counts)
-    steps = images // batch if whole_batches and images >= batch else math.ceil(images / batch)
+    images, batch = sum(class_counts), config.train.batch_size
+    steps = images // batch if strategy.num_replicas_in_sync > 1 else math.ceil(images / batch)
     num_classes = len(class_counts)
     with strategy.scope():
         model = build_model(config.model, input_size, num_classes)
@@ -87,8 +85,7 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
         )
     started = time.perf_counter()
     trainable.fit(
-        _for_training(train_ds, num_classes, batch if whole_batches else None),
-        validation_data=_for_training(val_ds, num_classes, batch if whole_batches else None),
+        _for_training(train_ds, num_classes), validation_data=_for_training(val_ds, num_classes),
         epochs=config.train.epochs, class_weight=_class_weights(class_counts, config),
         callbacks=callbacks, shuffle=False, verbose=0,  # the pipeline shuffles
     )
@@ -99,21 +96,24 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
     return _float32_copy(model, config, input_size, num_classes)
 
 
-def _require_whole_batches(strategy: tf.distribute.Strategy, manifest: dict, batch: int) -> None:
-    """With several replicas each split must fill at least one batch (see `fit`)."""
+def _needs_whole_batches(strategy: tf.distribute.Strategy, manifest: dict, batch: int) -> bool:
+    """Whether training must use whole batches only, after checking each split fills one.
+
+    With several replicas TensorFlow splits a short last batch so that some replicas get an
+    empty one, which Keras cannot run (a convolution over an empty batch returns the wrong
+    shape); so up to `batch - 1` faces per split sit out each epoch.
+    """
     replicas = strategy.num_replicas_in_sync
     for split in ("train", "validation"):
         count = manifest["counts"][split]["total"]
         if replicas > 1 and count < batch:
             raise ValueError(f"the {split} split has {count} faces, fewer than one batch ({batch}) for "
                              f"{replicas} replicas: lower train.batch_size or add photos")
+    return replicas > 1
 
 
-def _for_training(dataset: tf.data.Dataset, num_classes: int, whole_batch: int | None = None) -> tf.data.Dataset:
-    """One-hot labels (label smoothing needs them), sharded by element across workers;
-    with `whole_batch`, only batches of that size."""
-    if whole_batch:
-        dataset = dataset.filter(lambda x, y: tf.shape(x)[0] == whole_batch)
+def _for_training(dataset: tf.data.Dataset, num_classes: int) -> tf.data.Dataset:
+    """One-hot labels (label smoothing needs them), sharded by element across workers."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     one_hot = dataset.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
