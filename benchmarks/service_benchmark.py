@@ -64,12 +64,12 @@ def in_process(models: Path, photos: list[tuple[str, bytes]], rounds: int) -> di
 
     from facecore.images import decode_image
     from facecore.detect import FaceDetector
-    from facecore.modelinfo import INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, SERVING_SIGNATURE, ModelInfo
+    from facecore.modelinfo import INPUT_KEY, SERVING_SIGNATURE, read_model_info
     from service.inference import find_faces, face_batch, Options
 
     version = max(int(p.name) for p in (models / MODEL_NAME).iterdir() if p.name.isdigit())
     loaded = tf.saved_model.load(str(models / MODEL_NAME / str(version)))
-    info = ModelInfo.from_json(loaded.signatures[METADATA_SIGNATURE]()[MODEL_INFO_KEY].numpy())
+    info = read_model_info(loaded)
     serve, detector = loaded.signatures[SERVING_SIGNATURE], FaceDetector(info.detector)
 
     def once(data: bytes) -> None:

@@ -3,7 +3,10 @@
 An exported SavedModel has two signatures:
 - `serving_default`: input `faces` float32 [N, S, S, 1] (see `preprocess.model_input`);
   outputs `probabilities` float32 [N, C] and `embedding` float32 [N, D].
-- `metadata`: no inputs; output `model_info`, a scalar string holding `ModelInfo` as JSON.
+- `metadata`: input `rows` int32 [N] (values ignored); output `model_info` string [N], each
+  row `ModelInfo` as JSON. It takes an input and answers per row only because TF Serving's
+  batching (`--enable_batching`) refuses a call without an input tensor and splits every
+  output along its first dimension; clients send one row (`metadata_inputs()`).
 The same JSON is also written to `assets.extra/model_info.json` for people and tools.
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from facecore.detect import DetectorParams
 from facecore.preprocess import PreprocessSpec
@@ -20,6 +25,7 @@ METADATA_SIGNATURE = "metadata"
 INPUT_KEY = "faces"
 PROBABILITIES_KEY = "probabilities"
 EMBEDDING_KEY = "embedding"
+METADATA_INPUT_KEY = "rows"
 MODEL_INFO_KEY = "model_info"
 MODEL_INFO_FILE = "model_info.json"
 UNKNOWN_LABEL = "unknown"
@@ -68,3 +74,22 @@ class ModelInfo:
             unknown_threshold=float(values.get("unknown_threshold", 0.0)),
             extra=dict(values.get("extra", {})),
         )
+
+
+def metadata_inputs() -> dict[str, np.ndarray]:
+    """The inputs of one `metadata` call: a single row."""
+    return {METADATA_INPUT_KEY: np.zeros((1,), np.int32)}  # [N=1]
+
+
+def info_from_output(model_info) -> ModelInfo:
+    """The ModelInfo from a `metadata` call's `model_info` output (string [N], every row equal)."""
+    rows = np.asarray(model_info).reshape(-1)
+    if rows.size == 0:
+        raise ValueError(f"the '{MODEL_INFO_KEY}' output is empty")
+    return ModelInfo.from_json(rows[0])
+
+
+def read_model_info(loaded) -> ModelInfo:
+    """The ModelInfo of a SavedModel loaded in this process (`tf.saved_model.load`)."""
+    outputs = loaded.signatures[METADATA_SIGNATURE](**metadata_inputs())
+    return info_from_output(outputs[MODEL_INFO_KEY].numpy())

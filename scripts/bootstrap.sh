@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine (idempotent; fast when nothing changed):
-# Debian packages for the tests (Prometheus, Chromium), a Python 3.11 venv in .venv with the
-# project and all its extras.
+#   bash scripts/bootstrap.sh        the main job: a Python 3.11 venv in .venv with the trainer
+#                                    and the service's in-process backend (TensorFlow for CPU)
+#   bash scripts/bootstrap.sh test   the same plus the test tools and the Debian packages the
+#                                    tests drive (Prometheus, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-APT_PACKAGES=(prometheus chromium)
+MODE="${1:-main}"
+case "$MODE" in
+    main) EXTRAS="trainer,service-local"; APT_PACKAGES=() ;;
+    test) EXTRAS="trainer,service-local,dev"; APT_PACKAGES=(prometheus chromium) ;;
+    *) echo "bootstrap: unknown mode '$MODE' (main or test)" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -21,15 +27,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+pip_quiet() {
+    .venv/bin/python -m pip install -q "$@" 2>&1 | grep -v "^WARNING: Location" || true
+}
+
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$MODE-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-    echo "bootstrap: installing Python packages into .venv (first time: a few minutes)"
+    echo "bootstrap: installing Python packages into .venv ($MODE; first time: a few minutes)"
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-    .venv/bin/python -m pip install -q -e ".[trainer,service,dev]" 2>&1 | grep -v "^WARNING: Location" || true
-    .venv/bin/python -c "import tensorflow, cv2, flask, tensorflow_serving" 2>/dev/null \
+    # A venv made before the extras were split holds the GPU build `tensorflow`; tf-cpu replaces it.
+    if .venv/bin/python -m pip show -q tensorflow >/dev/null 2>&1 \
+        && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+        .venv/bin/python -m pip uninstall -q -y tensorflow
+    fi
+    pip_quiet --upgrade pip
+    pip_quiet -e ".[$EXTRAS]"
+    # TF Serving's API messages (trainer warm-up requests, the stand-in): --no-deps, see pyproject.toml.
+    pip_quiet --no-deps -r <(.venv/bin/python scripts/requirements.py --no-core tfserving-api)
+    .venv/bin/python -c "import tensorflow, cv2, flask, tensorflow_serving.apis.predict_pb2" 2>/dev/null \
         || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
-    rm -f .venv/.installed-* && touch "$stamp"
+    # Saved once, as the service image does, so the tfserving backend never imports TensorFlow.
+    .venv/bin/python -m facecore.tfserving_api write >/dev/null
+    rm -f .venv/.installed-"$MODE"-* && touch "$stamp"
 fi

@@ -4,7 +4,7 @@
 # (default: ../shared/data beside the repository); without them the suite fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh test
 export FACE_DATA_DIR="${FACE_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec .venv/bin/python -m pytest "$@"

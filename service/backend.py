@@ -9,6 +9,7 @@ import grpc
 import numpy as np
 
 from facecore.modelinfo import ModelInfo
+from service.config import ConfigError
 
 # Canonical status codes, shared by gRPC and TensorFlow errors: number -> name.
 CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
@@ -60,11 +61,17 @@ class ModelBackend(Protocol):
 
 
 def create_backend(config, metrics) -> ModelBackend:
-    """The backend chosen by SERVING_BACKEND (imported here: each pulls in TensorFlow parts)."""
+    """The backend chosen by SERVING_BACKEND (imported here: only `local` needs TensorFlow)."""
     if config.backend == "tfserving":
         from service.tfserving import TFServingBackend
 
         return TFServingBackend(config, metrics)
-    from service.savedmodel import SavedModelBackend
-
+    try:
+        from service.savedmodel import SavedModelBackend
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tensorflow"):
+            raise
+        raise ConfigError("SERVING_BACKEND=local loads the model in this process and needs TensorFlow "
+                          "(pip install 'faceid[service-local]'); this installation has only the "
+                          "tfserving backend") from None
     return SavedModelBackend(config, metrics)

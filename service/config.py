@@ -26,7 +26,6 @@ class Config:
     tfserving_address: str | None = None
     tfserving_timeout_s: float = 5.0
     model_version: int | None = None
-    model_version_label: str | None = None
     model_poll_s: float = 2.0
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = DEFAULT_MAX_PIXELS
@@ -44,10 +43,6 @@ class Config:
             raise ConfigError("MODEL_BASE_PATH is required when SERVING_BACKEND=local")
         if self.backend == "tfserving" and not self.tfserving_address:
             raise ConfigError("TFSERVING_ADDRESS (host:port) is required when SERVING_BACKEND=tfserving")
-        if self.model_version is not None and self.model_version_label:
-            raise ConfigError("set MODEL_VERSION or MODEL_VERSION_LABEL, not both")
-        if self.model_version_label and self.backend != "tfserving":
-            raise ConfigError("MODEL_VERSION_LABEL needs SERVING_BACKEND=tfserving")
         if not self.model_name or "/" in self.model_name:
             raise ConfigError(f"MODEL_NAME must be a plain name, got {self.model_name!r}")
 
@@ -55,6 +50,10 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
         """Read and validate every setting; raise ConfigError naming the first bad variable."""
         env = _Reader(environ)
+        if env.text("MODEL_VERSION_LABEL", None):
+            # Removed: a label needs version_labels in TF Serving's model config, which this
+            # deployment does not write; silently serving the latest version would be worse.
+            raise ConfigError("MODEL_VERSION_LABEL is not supported; pin a version with MODEL_VERSION")
         return cls(
             model_name=env.text("MODEL_NAME", cls.model_name),
             model_base_path=env.path("MODEL_BASE_PATH"),
@@ -62,7 +61,6 @@ class Config:
             tfserving_address=env.address("TFSERVING_ADDRESS"),
             tfserving_timeout_s=env.number("TFSERVING_TIMEOUT_S", cls.tfserving_timeout_s, float, 0.001),
             model_version=env.optional_int("MODEL_VERSION", 1),
-            model_version_label=env.text("MODEL_VERSION_LABEL", None),
             model_poll_s=env.number("MODEL_POLL_S", cls.model_poll_s, float, 0.0),
             max_upload_bytes=env.number("MAX_UPLOAD_BYTES", cls.max_upload_bytes, int, 1),
             max_image_pixels=env.number("MAX_IMAGE_PIXELS", cls.max_image_pixels, int, 1),

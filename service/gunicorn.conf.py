@@ -26,8 +26,10 @@ preload_app = False  # gRPC channels and TensorFlow must not cross a fork
 timeout = 60  # a worker silent this long is restarted (TensorFlow's import takes seconds)
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200  # workers restart at different times, never all at once
+# No periodic worker recycling: with gthread workers, a worker leaving at max_requests resets
+# connections it has accepted but not served (gunicorn#3038, open), which the e2e test saw as a
+# failed request. Without TensorFlow a worker's memory stays flat (benchmarks/service_footprint.py).
+max_requests = 0
 worker_tmp_dir = "/dev/shm"  # heartbeat file off the (maybe slow or overlay) disk
 accesslog = "-"
 errorlog = "-"

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
-from facecore.modelinfo import (
-    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
-)
+from facecore.modelinfo import INPUT_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, read_model_info
 from service.backend import CODE_NAMES, Scores, ServedModel
 from service.errors import ModelServerError, ModelUnavailable, NotReady
-from service.signature import read_signature_defs, signature_problems
+from service.signature import SignatureDefs, signature_problems
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_S = 30.0
@@ -123,10 +122,16 @@ class SavedModelBackend:
     def _load(self, version: int) -> ServedModel:
         path = self._base / str(version)
         loaded = tf.saved_model.load(str(path))
-        info = ModelInfo.from_json(loaded.signatures[METADATA_SIGNATURE]()[MODEL_INFO_KEY].numpy())
+        info = read_model_info(loaded)
         problems = signature_problems(read_signature_defs(path), info)
         if problems:
             raise NotReady(f"version {version} does not match the service: " + "; ".join(problems))
         size = info.preprocess.input_size
         loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.zeros((1, size, size, 1))})  # warm-up
         return ServedModel(self._base.name, version, info, handle=loaded)
+
+
+def read_signature_defs(version_dir: Path) -> SignatureDefs:
+    """The SignatureDefs of the SavedModel in `version_dir`."""
+    saved = saved_model_pb2.SavedModel.FromString((Path(version_dir) / "saved_model.pb").read_bytes())
+    return dict(saved.meta_graphs[0].signature_def)

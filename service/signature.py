@@ -1,28 +1,22 @@
 """Does a SavedModel's signature accept what the service sends? One check for both backends.
 
-Both TF Serving's GetModelMetadata and the SavedModel file hold the same SignatureDef protos.
+Both TF Serving's GetModelMetadata and the SavedModel file hold the same SignatureDef protos; the
+check reads them through their own descriptors, so messages of TensorFlow's classes and of
+facecore.tfserving_api's do alike, and this module imports no TensorFlow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-
-from tensorflow.core.framework import types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from typing import Any
 
 from facecore.modelinfo import (
-    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
+    INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE,
+    ModelInfo,
 )
+from facecore.tensors import dtype_name
 
-SignatureDefs = Mapping[str, meta_graph_pb2.SignatureDef]
-
-
-def read_signature_defs(version_dir: Path) -> SignatureDefs:
-    """The SignatureDefs of the SavedModel in `version_dir`."""
-    saved = saved_model_pb2.SavedModel()
-    saved.ParseFromString((Path(version_dir) / "saved_model.pb").read_bytes())
-    return dict(saved.meta_graphs[0].signature_def)
+SignatureDefs = Mapping[str, Any]  # signature name -> tensorflow.SignatureDef message
 
 
 def signature_problems(signatures: SignatureDefs, info: ModelInfo) -> list[str]:
@@ -31,8 +25,8 @@ def signature_problems(signatures: SignatureDefs, info: ModelInfo) -> list[str]:
     if serving is None:
         return [f"the model has no '{SERVING_SIGNATURE}' signature"]
     size = info.preprocess.input_size
-    problems = _tensor_problems(serving.inputs, INPUT_KEY, types_pb2.DT_FLOAT, (-1, size, size, 1), "input")
-    problems += _tensor_problems(serving.outputs, PROBABILITIES_KEY, types_pb2.DT_FLOAT,
+    problems = _tensor_problems(serving.inputs, INPUT_KEY, "DT_FLOAT", (-1, size, size, 1), "input")
+    problems += _tensor_problems(serving.outputs, PROBABILITIES_KEY, "DT_FLOAT",
                                  (-1, len(info.class_names)), "output")
     extra = sorted(set(serving.inputs) - {INPUT_KEY})
     if extra:
@@ -41,18 +35,20 @@ def signature_problems(signatures: SignatureDefs, info: ModelInfo) -> list[str]:
     if metadata is None:
         problems.append(f"the model has no '{METADATA_SIGNATURE}' signature")
     else:
-        problems += _tensor_problems(metadata.outputs, MODEL_INFO_KEY, types_pb2.DT_STRING, (), "output")
+        problems += _tensor_problems(metadata.inputs, METADATA_INPUT_KEY, "DT_INT32", (-1,),
+                                     f"'{METADATA_SIGNATURE}' input")
+        problems += _tensor_problems(metadata.outputs, MODEL_INFO_KEY, "DT_STRING", (-1,),
+                                     f"'{METADATA_SIGNATURE}' output")
     return problems
 
 
-def _tensor_problems(tensors, key: str, dtype: int, shape: tuple[int, ...], kind: str) -> list[str]:
+def _tensor_problems(tensors, key: str, dtype: str, shape: tuple[int, ...], kind: str) -> list[str]:
     if key not in tensors:
         return [f"{kind} '{key}' is missing (has: {', '.join(sorted(tensors)) or 'none'})"]
     tensor = tensors[key]
     problems = []
-    if tensor.dtype != dtype:
-        problems.append(f"{kind} '{key}' is {types_pb2.DataType.Name(tensor.dtype)}, "
-                        f"expected {types_pb2.DataType.Name(dtype)}")
+    if dtype_name(tensor) != dtype:
+        problems.append(f"{kind} '{key}' is {dtype_name(tensor)}, expected {dtype}")
     if not tensor.tensor_shape.unknown_rank:
         dims = tuple(d.size for d in tensor.tensor_shape.dim)
         if len(dims) != len(shape) or any(d != s and -1 not in (d, s) for d, s in zip(dims, shape)):

@@ -1,4 +1,7 @@
-"""The model served by TF Serving, over gRPC: one channel per worker, a deadline on every call."""
+"""The model served by TF Serving, over gRPC: one channel per worker, a deadline on every call.
+
+Needs no TensorFlow: messages come from facecore.tfserving_api, tensors from facecore.tensors.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +9,25 @@ import threading
 
 import grpc
 import numpy as np
-import tensorflow as tf
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2, get_model_status_pb2, model_pb2, model_service_pb2_grpc, predict_pb2,
-    prediction_service_pb2_grpc,
-)
 
 from facecore.modelinfo import (
     INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
+    info_from_output, metadata_inputs,
 )
 from service.backend import Scores, ServedModel
 from service.errors import ModelServerError, ModelTimeout, ModelUnavailable, NotReady, ServiceError
 from service.signature import signature_problems
+from facecore.tensors import fill_tensor, to_array
+from facecore.tfserving_api import serving_api
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
-AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
+MODEL_SERVICE = "tensorflow.serving.ModelService"
+VERSION_STATE = "tensorflow.serving.ModelVersionStatus.State"
 KEPT_DESCRIPTIONS = 4
 
 
@@ -34,9 +37,11 @@ class TFServingBackend:
     def __init__(self, config, metrics) -> None:
         self._config = config
         self._metrics = metrics
+        self._api = serving_api()
         self._channel = grpc.insecure_channel(config.tfserving_address, options=CHANNEL_OPTIONS)
-        self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
-        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._predict = self._api.method(self._channel, PREDICTION_SERVICE, "Predict")
+        self._get_metadata = self._api.method(self._channel, PREDICTION_SERVICE, "GetModelMetadata")
+        self._get_status = self._api.method(self._channel, MODEL_SERVICE, "GetModelStatus")
         self._lock = threading.Lock()
         self._described: dict[int, ServedModel] = {}
         self._current: ServedModel | None = None
@@ -46,7 +51,7 @@ class TFServingBackend:
 
     def refresh(self) -> ServedModel:
         """Which version serves now (GetModelMetadata), available (GetModelStatus) and usable."""
-        metadata = self._call(self._predictions.GetModelMetadata, self._metadata_request())
+        metadata = self._call(self._get_metadata, self._metadata_request())
         version = metadata.model_spec.version.value
         self._require_available(version)
         served = self._describe(version, metadata)
@@ -67,12 +72,11 @@ class TFServingBackend:
         return served
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
-        request = predict_pb2.PredictRequest(
-            model_spec=self._spec(SERVING_SIGNATURE, version), output_filter=[PROBABILITIES_KEY]
-        )
-        request.inputs[INPUT_KEY].CopyFrom(tf.make_tensor_proto(faces))  # [N, S, S, 1] float32
-        response = self._call(self._predictions.Predict, request)
-        probabilities = tf.make_ndarray(response.outputs[PROBABILITIES_KEY])  # [N, C]
+        request = self._message("PredictRequest", model_spec=self._spec(SERVING_SIGNATURE, version),
+                                output_filter=[PROBABILITIES_KEY])
+        fill_tensor(request.inputs[INPUT_KEY], faces)  # [N, S, S, 1] float32
+        response = self._call(self._predict, request)
+        probabilities = to_array(response.outputs[PROBABILITIES_KEY])  # [N, C]
         return Scores(probabilities, response.model_spec.version.value)
 
     def close(self) -> None:
@@ -83,9 +87,9 @@ class TFServingBackend:
         if version in self._described:
             return self._described[version]
         if metadata is None:
-            metadata = self._call(self._predictions.GetModelMetadata, self._metadata_request(version))
+            metadata = self._call(self._get_metadata, self._metadata_request(version))
         info = self._model_info(version)
-        signatures = get_model_metadata_pb2.SignatureDefMap()
+        signatures = self._message("SignatureDefMap")
         metadata.metadata["signature_def"].Unpack(signatures)
         problems = signature_problems(signatures.signature_def, info)
         if problems:
@@ -99,36 +103,40 @@ class TFServingBackend:
         return served
 
     def _model_info(self, version: int) -> ModelInfo:
-        """The ModelInfo JSON from the model's `metadata` signature (a Predict with no inputs)."""
-        request = predict_pb2.PredictRequest(model_spec=self._spec(METADATA_SIGNATURE, version))
-        response = self._call(self._predictions.Predict, request)
+        """The ModelInfo JSON from the model's `metadata` signature (one row, batching-safe)."""
+        request = self._message("PredictRequest", model_spec=self._spec(METADATA_SIGNATURE, version))
+        for key, value in metadata_inputs().items():
+            fill_tensor(request.inputs[key], value)
+        response = self._call(self._predict, request)
         if MODEL_INFO_KEY not in response.outputs:
             raise NotReady(f"the '{METADATA_SIGNATURE}' signature has no '{MODEL_INFO_KEY}' output")
-        return ModelInfo.from_json(tf.make_ndarray(response.outputs[MODEL_INFO_KEY]).item())
+        return info_from_output(to_array(response.outputs[MODEL_INFO_KEY]))
 
     def _require_available(self, version: int) -> None:
-        request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._spec(None, version))
-        statuses = self._call(self._models.GetModelStatus, request).model_version_status
+        request = self._message("GetModelStatusRequest", model_spec=self._spec(None, version))
+        statuses = self._call(self._get_status, request).model_version_status
         states = {status.version: status.state for status in statuses}
-        if states.get(version) != AVAILABLE:
-            state = get_model_status_pb2.ModelVersionStatus.State.Name(states.get(version, 0))
+        value = self._api.enum(VERSION_STATE).values_by_number.get(states.get(version, 0))
+        state = value.name if value is not None else "UNKNOWN"
+        if state != "AVAILABLE":
             raise NotReady(f"{self._config.model_name} version {version} is {state}, not AVAILABLE")
 
     def _metadata_request(self, version: int | None = None):
-        return get_model_metadata_pb2.GetModelMetadataRequest(
-            model_spec=self._spec(SERVING_SIGNATURE, version), metadata_field=["signature_def"]
-        )
+        return self._message("GetModelMetadataRequest", model_spec=self._spec(SERVING_SIGNATURE, version),
+                             metadata_field=["signature_def"])
 
-    def _spec(self, signature: str | None, version: int | None) -> model_pb2.ModelSpec:
-        """The model, pinned to `version`, else to MODEL_VERSION / MODEL_VERSION_LABEL, else latest."""
-        spec = model_pb2.ModelSpec(name=self._config.model_name, signature_name=signature or "")
+    def _spec(self, signature: str | None, version: int | None):
+        """The ModelSpec of the model, pinned to `version`, else to MODEL_VERSION, else latest."""
+        spec = self._message("ModelSpec", name=self._config.model_name, signature_name=signature or "")
         if version is not None:
             spec.version.value = version
         elif self._config.model_version is not None:
             spec.version.value = self._config.model_version
-        elif self._config.model_version_label:
-            spec.version_label = self._config.model_version_label
         return spec
+
+    def _message(self, type_name: str, /, **fields):
+        """A new tensorflow.serving.`type_name` message."""
+        return self._api.message(f"tensorflow.serving.{type_name}")(**fields)
 
     def _call(self, method, request):
         try:

@@ -100,13 +100,19 @@ class Gunicorn:
 
 
 class StandInProcess:
-    """tests/tfserving_standin.py in its own process, as TF Serving would run beside the service."""
+    """`python -m tfserving_standin` in its own process, with TF Serving's flags and this project's
+    batching and monitoring configs, as TF Serving would run beside the service."""
 
     def __init__(self, model_name: str, base: Path, log_path: Path, poll_s: float = 0.2) -> None:
-        self.port = free_port()
-        self.command = [sys.executable, str(REPO / "tests" / "tfserving_standin.py"), f"--port={self.port}",
-                        f"--model_name={model_name}", f"--model_base_path={base}",
-                        f"--file_system_poll_wait_seconds={poll_s}"]
+        self.port, self.rest_port = free_port(), free_port()
+        tfserving = REPO / "deploy" / "tfserving"
+        self.command = [sys.executable, "-m", "tfserving_standin", f"--port={self.port}",
+                        f"--rest_api_port={self.rest_port}", f"--model_name={model_name}",
+                        f"--model_base_path={base}", f"--file_system_poll_wait_seconds={poll_s}",
+                        f"--monitoring_config_file={tfserving / 'monitoring.config'}", "--enable_batching=true",
+                        f"--batching_parameters_file={tfserving / 'batching.config'}"]
+        tests = str(REPO / "tests")
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None
 
@@ -114,17 +120,34 @@ class StandInProcess:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "StandInProcess":
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def start(self, timeout: float = 300.0) -> "StandInProcess":
+        """Start it and wait for its gRPC port: like TF Serving, it opens only once a version is
+        AVAILABLE, so this also waits for the first version to be published."""
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, cwd=REPO, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"stand-in exited:\n{self.log_path.read_text()[-3000:]}")
-            if "listening on" in self.log_path.read_text(errors="replace"):
+                raise RuntimeError(f"stand-in exited with {self.process.returncode}:\n"
+                                   f"{self.log_path.read_text(errors='replace')[-3000:]}")
+            if self.port_open():
                 return self
             time.sleep(0.2)
-        raise RuntimeError("stand-in did not start")
+        self.stop()
+        raise RuntimeError(f"stand-in port {self.port} not open after {timeout} s")
+
+    def port_open(self) -> bool:
+        """Whether the gRPC port accepts connections."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

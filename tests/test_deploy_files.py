@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from service.uploads import OPTION_RANGES
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = ["dev", "prod", "multiworker"]
@@ -38,10 +40,10 @@ INSTALL = {
 # The service's environment (service config) and the trainer's, as the contract names them.
 SERVICE_ENV = {
     "MODEL_NAME", "MODEL_BASE_PATH", "SERVING_BACKEND", "TFSERVING_ADDRESS",
-    "TFSERVING_TIMEOUT_S", "MODEL_VERSION_LABEL", "MAX_UPLOAD_BYTES", "API_KEYS",
+    "TFSERVING_TIMEOUT_S", "MAX_UPLOAD_BYTES", "API_KEYS",
     "WEB_CONCURRENCY", "PORT", "PROMETHEUS_MULTIPROC_DIR",
 }
-OPTIONAL_SERVICE_ENV = {"MODEL_VERSION_LABEL"}
+OPTIONAL_SERVICE_ENV = set()
 TRAINER_ENV = {"MODEL_NAME", "DATA_DIR", "MODELS_DIR", "TRAINER_WORK_DIR"}
 
 
@@ -154,9 +156,31 @@ def test_compose_tfserving_uses_deploy_configs():
     assert tfserving["image"].startswith("tensorflow/serving:")
     assert "./deploy/tfserving:/etc/tfserving:ro" in tfserving["volumes"]
     flags = dict(arg.split("=", 1) for arg in tfserving["command"])
-    for flag in ("--model_config_file", "--monitoring_config_file", "--batching_parameters_file"):
+    for flag in ("--monitoring_config_file", "--batching_parameters_file"):
         assert (DEPLOY / "tfserving" / Path(flags[flag]).name).is_file(), flag
     assert flags["--port"] == "8500" and flags["--rest_api_port"] == "8501"
+    assert flags["--enable_batching"] == "true"
+
+
+def test_compose_serves_the_model_the_trainer_publishes_and_the_service_asks_for():
+    """One MODEL_NAME for all three: TF Serving's flags (its model config file could not take
+    a variable), the service's environment and the trainer's publish.model_name."""
+    services = compose()["services"]
+    flags = dict(arg.split("=", 1) for arg in services["tfserving"]["command"])
+    assert flags["--model_name"] == "${MODEL_NAME:-faces}"
+    assert flags["--model_base_path"] == "/models/${MODEL_NAME:-faces}"
+    assert "--model_config_file" not in flags
+    for name in ("service", "init-model", "scheduler"):
+        assert services[name]["environment"]["MODEL_NAME"] == "${MODEL_NAME:-faces}", name
+    assert services["service"]["environment"]["MODEL_BASE_PATH"] == "/models"
+
+
+def test_compose_publishes_the_api_on_loopback_unless_told():
+    (port,) = compose()["services"]["service"]["ports"]
+    assert port == "${FACEID_BIND:-127.0.0.1}:8000:8000"
+    for name, service in compose()["services"].items():
+        for published in service.get("ports", []):
+            assert published.startswith(("127.0.0.1:", "${FACEID_BIND:-127.0.0.1}:")), (name, published)
 
 
 def compose_default(value: str) -> str:
@@ -328,7 +352,8 @@ def test_storage_and_tfserving_config(overlay):
     assert models["spec"]["accessModes"] == ["ReadWriteMany"]
     find(overlay, "PersistentVolumeClaim", "faceid-data")
     data = config_map(overlay, "tfserving-config")
-    for name in ("models.config", "monitoring.config", "batching.config"):
+    assert set(data) == {"monitoring.config", "batching.config"}
+    for name in data:
         assert data[name] == (DEPLOY / "tfserving" / name).read_text(), name
 
 
@@ -433,72 +458,20 @@ def test_grafana_dashboard_queries_parse(tmp_path):
 # ---- TF Serving config files ----------------------------------------------------------------
 
 
-@functools.cache
-def _tfserving_config_pool():
-    """Descriptors of MonitoringConfig and BatchingParameters.
-
-    tensorflow-serving-api's wheel ships model_server_config_pb2 but not these two, so they are
-    declared here field for field (names and numbers) from TF Serving's
-    tensorflow_serving/config/monitoring_config.proto and
-    tensorflow_serving/servables/tensorflow/session_bundle_config.proto (fields 1-7).
-    """
-    from google.protobuf import descriptor_pb2, descriptor_pool, wrappers_pb2
-
-    field = descriptor_pb2.FieldDescriptorProto
-    pool = descriptor_pool.DescriptorPool()
-    wrappers = descriptor_pb2.FileDescriptorProto()
-    wrappers_pb2.DESCRIPTOR.CopyToProto(wrappers)
-    pool.Add(wrappers)
-    proto = descriptor_pb2.FileDescriptorProto(
-        name="faceid/tfserving_configs.proto", package="tensorflow.serving", syntax="proto3",
-        dependency=["google/protobuf/wrappers.proto"])
-
-    def message(name, *fields):
-        added = proto.message_type.add(name=name)
-        for number, (field_name, kind, type_name, label) in enumerate(fields, start=1):
-            added.field.add(name=field_name, number=number, type=kind, type_name=type_name,
-                            label=label or field.LABEL_OPTIONAL)
-
-    int64 = (field.TYPE_MESSAGE, ".google.protobuf.Int64Value", None)
-    message("PrometheusConfig", ("enable", field.TYPE_BOOL, None, None),
-            ("path", field.TYPE_STRING, None, None))
-    message("MonitoringConfig",
-            ("prometheus_config", field.TYPE_MESSAGE, ".tensorflow.serving.PrometheusConfig",
-             None))
-    message("BatchingParameters",
-            ("max_batch_size", *int64), ("batch_timeout_micros", *int64),
-            ("max_enqueued_batches", *int64), ("num_batch_threads", *int64),
-            ("thread_pool_name", field.TYPE_MESSAGE, ".google.protobuf.StringValue", None),
-            ("allowed_batch_sizes", field.TYPE_INT64, None, field.LABEL_REPEATED),
-            ("pad_variable_length_inputs", field.TYPE_BOOL, None, None))
-    pool.Add(proto)
-    return pool
-
-
 def tfserving_message(file_name: str, message_name: str):
     """Parse deploy/tfserving/`file_name` as the TF Serving message `message_name`."""
-    from google.protobuf import message_factory, text_format
+    from tfserving_standin.configs import read_config
 
-    if message_name == "ModelServerConfig":
-        from tensorflow_serving.config import model_server_config_pb2
-
-        message = model_server_config_pb2.ModelServerConfig()
-    else:
-        descriptor = _tfserving_config_pool().FindMessageTypeByName(
-            f"tensorflow.serving.{message_name}")
-        message = message_factory.GetMessageClass(descriptor)()
-    return text_format.Parse((DEPLOY / "tfserving" / file_name).read_text(), message)
+    return read_config(DEPLOY / "tfserving" / file_name, message_name)
 
 
-def test_model_config_serves_latest_faces_version():
-    (model,) = tfserving_message("models.config", "ModelServerConfig").model_config_list.config
-    service_env = compose()["services"]["service"]["environment"]
-    name = compose_default(service_env["MODEL_NAME"])
-    assert model.name == name == "faces"
-    assert model.base_path == f"{service_env['MODEL_BASE_PATH']}/{name}"
-    assert model.model_platform == "tensorflow"
-    assert model.model_version_policy.WhichOneof("policy_choice") == "latest"
-    assert model.model_version_policy.latest.num_versions >= 1
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_k8s_tfserving_serves_the_configured_model_name(overlay):
+    (container,) = find(overlay, "Deployment", "tfserving")["spec"]["template"]["spec"]["containers"]
+    flags = dict(arg.split("=", 1) for arg in container["args"])
+    assert flags["--model_name"] == "$(MODEL_NAME)" and flags["--model_base_path"] == "/models/$(MODEL_NAME)"
+    (env,) = [e for e in container["env"] if e["name"] == "MODEL_NAME"]
+    assert env["valueFrom"]["configMapKeyRef"]["name"].startswith("faceid-config")
 
 
 def test_monitoring_config_enables_prometheus():
@@ -510,7 +483,9 @@ def test_monitoring_config_enables_prometheus():
 def test_batching_config_is_sane_for_cpu():
     batching = tfserving_message("batching.config", "BatchingParameters")
     assert 1 <= batching.num_batch_threads.value <= 16
-    assert 1 <= batching.max_batch_size.value <= 64
+    # TF Serving refuses one request larger than max_batch_size, and a photo's faces go in one
+    # request: it must hold the most faces the API lets a client ask for.
+    assert OPTION_RANGES["max_faces"][1] <= batching.max_batch_size.value <= 256
     assert 0 <= batching.batch_timeout_micros.value <= 10_000
     assert batching.max_enqueued_batches.value >= 1
     if batching.allowed_batch_sizes:

@@ -2,6 +2,7 @@
 the same model input and the same probabilities."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,13 +28,18 @@ PHOTOS = {
 }
 
 
+def photo_paths(face_data: Path) -> dict[str, Path]:
+    """The parity photos under the shared data folder, by person."""
+    return {person: face_data.joinpath(*parts) for person, parts in PHOTOS.items()}
+
+
 @pytest.fixture(scope="module")
 def trainer_side(face_data, tmp_path_factory):
     """Each photo prepared as its own person, read back through the evaluation pipeline."""
     data = tmp_path_factory.mktemp("parity-data")
-    for person, (folder, sub, name) in PHOTOS.items():
+    for person, photo in photo_paths(face_data).items():
         (data / person).mkdir()
-        shutil.copy(face_data / folder / sub / name, data / person / name)
+        shutil.copy(photo, data / person / photo.name)
     out = tmp_path_factory.mktemp("parity-records")
     config = load_config(overrides=["prepare.min_per_class=1"])
     prepare(data, out, config, workers=1)

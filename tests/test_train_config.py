@@ -82,3 +82,18 @@ def test_values_of_the_wrong_type_are_refused_by_name():
     with pytest.raises(ValueError, match=r"\[train\] epochs must be of type int"):
         load_config(overrides=["train.epochs=ten"])
     assert load_config(overrides=["train.learning_rate=1"]).train.learning_rate == 1.0
+
+
+def test_environment_names_the_config_and_the_model():
+    """Containers configure the trainer through TRAINER_CONFIG (file or packaged name) and MODEL_NAME."""
+    by_name = load_config(environ={"TRAINER_CONFIG": "tiny", "MODEL_NAME": "people"})
+    assert by_name == load_config(TINY_CONFIG, ["publish.model_name=people"], environ={})
+    by_path = load_config(environ={"TRAINER_CONFIG": str(TINY_CONFIG)})
+    assert by_path.preprocess.input_size == 32 and by_path.publish.model_name == "faces"
+    flag_wins = load_config(overrides=["publish.model_name=other"], environ={"MODEL_NAME": "people"})
+    assert flag_wins.publish.model_name == "other"
+
+
+def test_unknown_trainer_config_names_the_choices():
+    with pytest.raises(FileNotFoundError, match=r"TRAINER_CONFIG='huge'.*quick.*tiny"):
+        load_config(environ={"TRAINER_CONFIG": "huge"})

@@ -1,17 +1,25 @@
 """The trainer's configuration: one frozen dataclass tree, defaults here, a TOML file and
-`--set section.key=value` overrides on top. The resolved config is saved with every output."""
+`--set section.key=value` overrides on top. The resolved config is saved with every output.
+
+Containers set two of these through the environment: `TRAINER_CONFIG` (the TOML file, or the
+name of one in trainer/configs/, e.g. `quick`) when no `--config` is given, and `MODEL_NAME`
+(publish.model_name), the name TF Serving and the service use too.
+"""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from facecore.detect import DetectorParams
 from facecore.preprocess import PreprocessSpec
+from trainer.configs import CONFIG_DIR
 
 
 @dataclass(frozen=True)
@@ -195,17 +203,32 @@ class TrainerConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (),
-                base: TrainerConfig | None = None) -> TrainerConfig:
-    """Defaults (or `base`), then the TOML file at `path`, then `section.key=value` overrides."""
+                base: TrainerConfig | None = None, environ: Mapping[str, str] = os.environ) -> TrainerConfig:
+    """Defaults (or `base`), the TOML file at `path` (else $TRAINER_CONFIG), $MODEL_NAME, then
+    `section.key=value` overrides."""
     values: dict[str, dict[str, Any]] = base.to_dict() if base is not None else {}
+    path = path if path is not None else config_path(environ.get("TRAINER_CONFIG", "").strip() or None)
     if path is not None:
         with open(path, "rb") as handle:
             for section, settings in tomllib.load(handle).items():
                 values.setdefault(section, {}).update(settings)
+    if environ.get("MODEL_NAME", "").strip():
+        values.setdefault("publish", {})["model_name"] = environ["MODEL_NAME"].strip()
     for override in overrides:
         section, key, value = _parse_override(override)
         values.setdefault(section, {})[key] = value
     return from_dict(values)
+
+
+def config_path(name: str | None) -> Path | None:
+    """A TOML file's path, or the packaged config of that name (`quick` -> trainer/configs/quick.toml)."""
+    if name is None or Path(name).is_file():
+        return Path(name) if name else None
+    packaged = CONFIG_DIR / f"{name}.toml"
+    if "/" not in name and packaged.is_file():
+        return packaged
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+    raise FileNotFoundError(f"TRAINER_CONFIG={name!r} is neither a file nor a packaged config ({known})")
 
 
 def from_dict(values: dict[str, dict[str, Any]]) -> TrainerConfig:
@@ -252,7 +275,8 @@ def _parse_override(text: str) -> tuple[str, str, Any]:
 
 def add_config_arguments(parser) -> None:
     """The `--config` and `--set` options every command shares."""
-    parser.add_argument("--config", type=Path, help="TOML file with config sections")
+    parser.add_argument("--config", type=Path,
+                        help="TOML file with config sections (default: $TRAINER_CONFIG, a file or a packaged name)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config value (repeatable), e.g. --set prepare.workers=1",

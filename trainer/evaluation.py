@@ -113,7 +113,7 @@ def evaluate_photos(model_dir: Path, data_dir: Path, out_dir: Path) -> dict:
     People the model does not know count as strangers: they are only scored for rejection.
     Writes OUT/report.json, OUT/confusion.png and OUT/records/.
     """
-    from trainer.export import read_model_info
+    from facecore.modelinfo import read_model_info
 
     loaded = tf.saved_model.load(str(model_dir))
     info = read_model_info(loaded)

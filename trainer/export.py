@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from facecore.modelinfo import (
-    EMBEDDING_KEY, INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
-    PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
+    EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
+    PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo, metadata_inputs,
 )
 from trainer.rundir import RunDir
 
@@ -37,7 +37,12 @@ def export_model(model, info: ModelInfo, directory: Path, model_name: str = "fac
 
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[spec])
     info_json = tf.constant(info.to_json())
-    archive.add_endpoint(METADATA_SIGNATURE, tf.function(lambda: {MODEL_INFO_KEY: info_json}, input_signature=[]))
+
+    def metadata(rows):  # rows: [N] int32 -> model_info: [N] string (batching-safe)
+        return {MODEL_INFO_KEY: tf.fill(tf.shape(rows), info_json)}
+
+    rows_spec = tf.TensorSpec([None], tf.int32, name=METADATA_INPUT_KEY)
+    archive.add_endpoint(METADATA_SIGNATURE, metadata, input_signature=[rows_spec])
     archive.write_out(str(directory), verbose=False)
     extra = directory / "assets.extra"
     extra.mkdir(exist_ok=True)
@@ -47,28 +52,35 @@ def export_model(model, info: ModelInfo, directory: Path, model_name: str = "fac
 
 
 def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
-    """TF Serving replays these PredictRequests when it loads the version."""
+    """TF Serving replays these PredictRequests when it loads the version: both signatures, so a
+    version whose signatures batching would refuse fails to load instead of failing clients."""
     import numpy as np
     import tensorflow as tf
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
+    from facecore.tfserving_api import serving_api
+
+    api = serving_api()
+    requests = [warmup_request(model_name, SERVING_SIGNATURE,
+                               {INPUT_KEY: np.zeros((batch, *info.input_shape), np.float32)})
+                for batch in WARMUP_BATCH_SIZES]
+    requests.append(warmup_request(model_name, METADATA_SIGNATURE, metadata_inputs()))
+    log_class, predict_log_class = (api.message("tensorflow.serving.PredictionLog"),
+                                    api.message("tensorflow.serving.PredictLog"))
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for batch in WARMUP_BATCH_SIZES:
-            request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SERVING_SIGNATURE)
-            )
-            faces = np.zeros((batch, *info.input_shape), np.float32)
-            request.inputs[INPUT_KEY].CopyFrom(tf.make_tensor_proto(faces))
-            log = prediction_log_pb2.PredictionLog(
-                predict_log=prediction_log_pb2.PredictLog(request=request)
-            )
-            writer.write(log.SerializeToString())
+        for request in requests:
+            writer.write(log_class(predict_log=predict_log_class(request=request)).SerializeToString())
 
 
-def read_model_info(loaded) -> ModelInfo:
-    """The ModelInfo of a SavedModel loaded with tf.saved_model.load."""
-    value = loaded.signatures[METADATA_SIGNATURE]()[MODEL_INFO_KEY]
-    return ModelInfo.from_json(value.numpy())
+def warmup_request(model_name: str, signature: str, inputs: dict):
+    """One PredictRequest of `signature` with numpy `inputs`."""
+    from facecore.tensors import fill_tensor
+    from facecore.tfserving_api import serving_api
+
+    request = serving_api().message("tensorflow.serving.PredictRequest")()
+    request.model_spec.name, request.model_spec.signature_name = model_name, signature
+    for key, value in inputs.items():
+        fill_tensor(request.inputs[key], value)
+    return request
 
 
 def run_model_info(run: RunDir) -> ModelInfo:

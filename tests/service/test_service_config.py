@@ -19,11 +19,11 @@ def test_defaults_for_local():
 def test_tfserving_settings():
     config = Config.from_env({
         "SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": "tfserving:8500", "TFSERVING_TIMEOUT_S": "1.5",
-        "MODEL_VERSION_LABEL": "stable", "API_KEYS": " a, b ,,", "WEB_CONCURRENCY": "4", "DETECT_MAX_SIDE": "320",
+        "MODEL_VERSION": "3", "API_KEYS": " a, b ,,", "WEB_CONCURRENCY": "4", "DETECT_MAX_SIDE": "320",
     })
     assert config.tfserving_address == "tfserving:8500"
     assert config.tfserving_timeout_s == 1.5
-    assert config.model_version_label == "stable"
+    assert config.model_version == 3
     assert config.api_keys == ("a", "b")
     assert config.web_concurrency == 4 and config.detect_max_side == 320
 
@@ -47,12 +47,6 @@ def test_bad_settings_name_the_variable(env, variable):
         Config.from_env(env)
 
 
-def test_version_and_label_are_exclusive():
-    with pytest.raises(ConfigError, match="MODEL_VERSION or MODEL_VERSION_LABEL"):
-        Config.from_env({"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": "h:1", "MODEL_VERSION": "2",
-                         "MODEL_VERSION_LABEL": "stable"})
-
-
 def test_config_is_frozen():
     config = Config.from_env({"MODEL_BASE_PATH": "/m"})
     with pytest.raises(AttributeError):
@@ -66,9 +60,9 @@ def test_gunicorn_config_leaves_prometheus_client_unimported(tmp_path):
 
     code = ("import runpy, sys; settings = runpy.run_path('service/gunicorn.conf.py'); "
             "assert 'prometheus_client' not in sys.modules, 'imported too early'; "
-            "print(settings['workers'], settings['max_requests_jitter'], settings['worker_tmp_dir'])")
+            "print(settings['workers'], settings['max_requests'], settings['worker_tmp_dir'])")
     env = {"MODEL_BASE_PATH": str(tmp_path), "WEB_CONCURRENCY": "3", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["3", "200", "/dev/shm"]
+    assert result.stdout.split() == ["3", "0", "/dev/shm"]

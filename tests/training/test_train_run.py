@@ -64,7 +64,7 @@ def test_saved_model_matches_keras_model_and_manifest(published):
     import keras
     import tensorflow as tf
 
-    from trainer.export import read_model_info
+    from facecore.modelinfo import read_model_info
     from trainer.manifest import read as read_manifest
     from trainer.pipeline import make_dataset
 

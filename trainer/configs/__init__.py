@@ -1,5 +1,7 @@
-"""Packaged config files: `tiny.toml` trains in seconds (tests, smoke checks)."""
+"""Packaged config files, also named by `TRAINER_CONFIG=NAME`: `quick.toml` (the quick start's
+model in minutes), `tiny.toml` (trains in seconds: tests, smoke checks)."""
 
 from pathlib import Path
 
-TINY_CONFIG = Path(__file__).with_name("tiny.toml")
+CONFIG_DIR = Path(__file__).parent
+TINY_CONFIG = CONFIG_DIR / "tiny.toml"
