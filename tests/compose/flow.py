@@ -166,7 +166,14 @@ def prometheus_counts(figures: dict) -> None:
     figures["prometheus"] = {"predict_requests_counted": counted(), "tfserving_requests": float(tfs[0]["value"][1])}
 
 
+def available_versions() -> list[int]:
+    statuses = get_json(f"{TFSERVING_REST}/v1/models/faces")["model_version_status"]
+    return sorted(int(s["version"]) for s in statuses if s["state"] == "AVAILABLE")
+
+
 def scheduled_run(stack: Stack, figures: dict) -> None:
+    """A cron of every minute: one run, its JSON outcome line, and a published version served."""
+    before = max(available_versions())
     stack.run("up", "-d", "scheduler", env={"RETRAIN_CRON": "* * * * *"})
 
     def outcome():
@@ -178,13 +185,16 @@ def scheduled_run(stack: Stack, figures: dict) -> None:
 
     event = wait_until("the scheduler's run-finished line", outcome, 600, 5.0)
     assert event["outcome"] in ("published", "refused"), f"scheduled run: {event}"
-    figures["scheduled_run"] = {key: event.get(key) for key in ("outcome", "exit_code", "duration_s")}
     stack.run("up", "-d", "scheduler")  # back to the weekly default, so no run starts during the restart
+    figures["scheduled_run"] = {key: event.get(key) for key in ("outcome", "exit_code", "duration_s")}
+    if event["outcome"] == "published":
+        wait_until("TF Serving to serve the scheduled run's version",
+                   lambda: max(available_versions()) > before, 40, 1.0)
+    figures["scheduled_run"]["serving"] = max(available_versions())
 
 
 def restart_serves_newest(stack: Stack, data: Path, figures: dict) -> None:
-    statuses = get_json(f"{TFSERVING_REST}/v1/models/faces")["model_version_status"]
-    newest = max(int(s["version"]) for s in statuses)
+    newest = max(available_versions())
     stack.run("down")
     started = time.monotonic()
     stack.run("up", "-d")
