@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
@@ -29,15 +27,6 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def served_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def canvas_pixel(page, x: int, y: int) -> tuple[int, int, int]:
