@@ -123,7 +123,8 @@ def test_openapi_documents_every_route(app, client):
     routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert routes == set(document["paths"])
     statuses = set(document["paths"]["/v1/predict"]["post"]["responses"])
-    assert {"200", "400", "401", "413", "415", "422", "503", "504"} <= statuses
+    assert {"200", "400", "401", "413", "415", "422", "502", "503", "504"} <= statuses
+    assert {"200", "401", "502", "503", "504"} <= set(document["paths"]["/v1/models"]["get"]["responses"])
 
 
 def test_openapi_option_bounds_are_the_services(client):
