@@ -129,7 +129,9 @@ def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: Extrac
 def read_input(path: Path) -> bytes:
     """The bytes of a regular file; OSError, never a hang, for a FIFO, device, folder or dangling link."""
     if not path.is_file():
-        kind = "a folder" if path.is_dir() else "a dangling or looping symlink" if path.is_symlink() else "a special file"
+        if path.is_dir():
+            raise OSError("not a regular file: a folder")
+        kind = "a dangling or looping link" if path.is_symlink() else "a FIFO or device"
         raise OSError(f"not a regular file: {kind}")
     return path.read_bytes()
 
