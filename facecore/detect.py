@@ -81,7 +81,8 @@ class FaceDetector:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         scale = _downscale_factor(grey.shape, self.params.max_side)
         if scale < 1.0:
-            size = (round(grey.shape[1] * scale), round(grey.shape[0] * scale))
+            # at least one pixel: a 1 x 20000 photo would otherwise shrink to width 0
+            size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         min_side = max(1, round(self.params.min_size * scale))
         found = self._cascade().detectMultiScale(

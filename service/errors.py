@@ -32,6 +32,12 @@ class MissingImage(ServiceError):
     status, slug, title = 400, "missing-image", "No image in the request"
 
 
+class SeveralImages(ServiceError):
+    """A multipart request with more than one `image` part: one photo per request, never one picked."""
+
+    status, slug, title = 400, "several-images", "Several images in one request"
+
+
 class UnsupportedMediaType(ServiceError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
@@ -96,7 +102,11 @@ def _http_error(exc: HTTPException) -> Response:
     detail = exc.description or exc.name
     if exc.code == 413:
         slug, detail = "body-too-large", f"the request body is over the limit of {request.max_content_length} bytes"
-    return problem(exc.code or 500, slug, exc.name, detail)
+    response = problem(exc.code or 500, slug, exc.name, detail)
+    for name, value in exc.get_headers():  # e.g. a 405's Allow (RFC 9110 requires it)
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _unexpected(exc: Exception) -> Response:

@@ -7,7 +7,7 @@ import binascii
 
 from flask import Request
 
-from service.errors import BadOption, MissingImage, UnsupportedMediaType
+from service.errors import BadOption, MissingImage, SeveralImages, UnsupportedMediaType
 from service.inference import Options
 
 RAW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/octet-stream"})
@@ -19,10 +19,7 @@ def read_image(request: Request) -> bytes:
     """The photo bytes: multipart field `image`, JSON {"image": base64}, or the raw body."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        upload = request.files.get("image")
-        if upload is None:
-            raise MissingImage("multipart field 'image' is missing")
-        data = upload.read()
+        data = _multipart_image(request)
     elif mimetype == "application/json":
         data = _base64_image(request)
     elif mimetype in RAW_TYPES:
@@ -33,6 +30,16 @@ def read_image(request: Request) -> bytes:
     if not data:
         raise MissingImage("the image is empty")
     return data
+
+
+def _multipart_image(request: Request) -> bytes:
+    """The one `image` part; several are refused rather than one answered silently."""
+    uploads = request.files.getlist("image")
+    if not uploads:
+        raise MissingImage("multipart field 'image' is missing")
+    if len(uploads) > 1:
+        raise SeveralImages(f"multipart field 'image' appears {len(uploads)} times; send one photo per request")
+    return uploads[0].read()
 
 
 def _base64_image(request: Request) -> bytes:
@@ -54,9 +61,10 @@ def read_options(request: Request) -> Options:
         sources.append(request.get_json())
     values = {}
     for name, (low, high) in OPTION_RANGES.items():
-        raw = next((source[name] for source in sources if name in source), None)
-        if raw is not None:
-            values[name] = _bounded_int(name, raw, low, high)
+        # every value given is checked, so a bad one is refused even where an earlier source wins
+        given = [_bounded_int(name, source[name], low, high) for source in sources if name in source]
+        if given:
+            values[name] = given[0]
     return Options(**values)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facecore.images import PHOTO_SUFFIXES
+
 
 @dataclass(frozen=True)
 class Item:
@@ -18,7 +20,7 @@ class Listing:
     """Every file under the person folders, plus what was not an input and why."""
 
     root: Path
-    files: list[Item] = field(default_factory=list)
+    files: list[Item] = field(default_factory=list)  # with anything else a user may take for a photo
     ignored: list[str] = field(default_factory=list)  # files beside the person folders, hidden files
     empty_classes: list[str] = field(default_factory=list)
 
@@ -45,8 +47,16 @@ def _scan_person(folder: Path, listing: Listing) -> None:
         relative = path.relative_to(listing.root).as_posix()
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             listing.ignored.append(relative)
-        elif path.is_file():
+        elif path.is_file() or _looks_like_input(path):
             listing.files.append(Item(path, relative, folder.name))
             found = True
     if not found:
         listing.empty_classes.append(folder.name)
+
+
+def _looks_like_input(path: Path) -> bool:
+    """A symlink (broken, looping or to a folder), a FIFO or device, or a folder named like a photo:
+    listed so that the manifest reports it, though only regular files are ever read."""
+    if path.is_symlink() or not path.is_dir():
+        return True
+    return path.suffix.lower() in PHOTO_SUFFIXES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import cv2
@@ -12,9 +13,11 @@ from facecore.errors import ImageError
 from facecore.images import decode_image, encode_png, pixel_hash
 from facecore.preprocess import PreprocessSpec, crop_face
 
+log = logging.getLogger(__name__)
+
 # Outcomes of one input file, as written in the manifest.
-USED, NO_FACE, UNREADABLE, DUPLICATE, TOO_SMALL, CLASS_TOO_SMALL = (
-    "used", "no_face", "unreadable", "duplicate", "too_small", "class_too_small",
+USED, NO_FACE, UNREADABLE, DUPLICATE, TOO_SMALL, CLASS_TOO_SMALL, FAILED = (
+    "used", "no_face", "unreadable", "duplicate", "too_small", "class_too_small", "failed",
 )
 
 
@@ -85,4 +88,9 @@ class Worker:
 
     @classmethod
     def run(cls, data: bytes) -> Extraction:
-        return extract(data, cls._params, cls._detector)
+        """The extraction of one photo; a bug it trips is that photo's outcome, never the job's end."""
+        try:
+            return extract(data, cls._params, cls._detector)
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop every retraining
+            log.exception("extraction failed")
+            return Extraction(file_sha256(data), FAILED, reason=f"{type(exc).__name__}: {exc}")

@@ -18,7 +18,7 @@ from trainer import datasets, manifest as manifest_io, split
 from trainer.cache import ExtractionCache
 from trainer.config import TrainerConfig, add_config_arguments, load_config
 from trainer.extract import (
-    CLASS_TOO_SMALL, DUPLICATE, UNREADABLE, USED, ExtractParams, Extraction, Worker, file_sha256,
+    CLASS_TOO_SMALL, DUPLICATE, FAILED, UNREADABLE, USED, ExtractParams, Extraction, Worker, file_sha256,
 )
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: Extrac
     photos, todo = [], []
     for item in listing.files:
         try:
-            data = item.path.read_bytes()
+            data = read_input(item.path)
         except OSError as exc:
             photos.append(Photo(item.source, item.person, Extraction("", UNREADABLE, reason=str(exc))))
             continue
@@ -120,9 +120,20 @@ def _extract_all(listing: datasets.Listing, params: ExtractParams, cache: Extrac
             todo.append((len(photos) - 1, data))
     for index, extraction in _run_pool(todo, params, workers):
         photos[index].extraction = extraction
-        cache.put(extraction)
+        if extraction.outcome != FAILED:  # a failure is retried next time, perhaps by fixed code
+            cache.put(extraction)
     log.info("%d photos, %d from cache, %d processed", len(photos), len(photos) - len(todo), len(todo))
     return photos, len(todo)
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of a regular file; OSError, never a hang, for a FIFO, device, folder or dangling link."""
+    if not path.is_file():
+        if path.is_dir():
+            raise OSError("not a regular file: a folder")
+        kind = "a dangling or looping link" if path.is_symlink() else "a FIFO or device"
+        raise OSError(f"not a regular file: {kind}")
+    return path.read_bytes()
 
 
 def _run_pool(todo: list[tuple[int, bytes]], params: ExtractParams, workers: int):

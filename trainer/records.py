@@ -14,6 +14,8 @@ import tensorflow as tf
 from trainer.split import SPLITS
 
 
+# Folder and file names are bytes on disk: a non-UTF-8 one round-trips through surrogate escapes.
+NAMES = "surrogateescape"
 # The feature spec: the one definition of keys, dtypes and shapes, for writer and reader.
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),  # PNG, RGB uint8
@@ -51,10 +53,10 @@ def serialize(record: FaceRecord) -> bytes:
     feature = {
         "image/encoded": _bytes(record.png),
         "image/label": _ints([record.label]),
-        "image/class_name": _bytes(record.class_name.encode()),
+        "image/class_name": _bytes(record.class_name.encode(errors=NAMES)),
         "image/sha256": _bytes(record.sha256.encode()),
         "image/pixel_sha256": _bytes(record.pixel_sha256.encode()),
-        "image/source": _bytes(record.source.encode()),
+        "image/source": _bytes(record.source.encode(errors=NAMES)),
         "image/box": _ints(record.box),
     }
     assert set(feature) == set(FEATURES), "writer and feature spec disagree"
@@ -94,10 +96,10 @@ def read_split(directory: Path, split: str) -> list[dict]:
         {
             "image": example["image"].numpy(),
             "label": int(example["image/label"]),
-            "class_name": example["image/class_name"].numpy().decode(),
+            "class_name": example["image/class_name"].numpy().decode(errors=NAMES),
             "sha256": example["image/sha256"].numpy().decode(),
             "pixel_sha256": example["image/pixel_sha256"].numpy().decode(),
-            "source": example["image/source"].numpy().decode(),
+            "source": example["image/source"].numpy().decode(errors=NAMES),
             "box": tuple(int(v) for v in example["image/box"].numpy()),
         }
         for example in dataset

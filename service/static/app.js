@@ -22,12 +22,31 @@ function requestHeaders() {
 async function identify(file) {
   const body = new FormData();
   body.append("image", file);
-  const response = await fetch("/v1/predict", { method: "POST", body, headers: requestHeaders() });
-  const answer = await response.json();
+  let response;
+  try {
+    response = await fetch("/v1/predict", { method: "POST", body, headers: requestHeaders() });
+  } catch (error) {
+    throw new Error("The service could not be reached; check the connection and try again.");
+  }
+  const answer = await readJson(response);
   if (!response.ok) {
-    throw new Error(`${answer.title || response.status}: ${answer.detail || ""}`);
+    const title = answer && answer.title ? answer.title : `Error ${response.status} ${response.statusText}`.trim();
+    const detail = answer && answer.detail ? answer.detail : "the service gave no explanation";
+    throw new Error(`${title}: ${detail}`);
+  }
+  if (!answer || !Array.isArray(answer.faces)) {
+    throw new Error(`Unexpected answer from the service (HTTP ${response.status}).`);
   }
   return answer;
+}
+
+// The body as JSON, or null when it is something else (a proxy's HTML page, an empty body).
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch (error) {
+    return null;
+  }
 }
 
 function drawPhoto(bitmap) {

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
@@ -29,15 +27,6 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def served_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def canvas_pixel(page, x: int, y: int) -> tuple[int, int, int]:
@@ -76,3 +65,41 @@ def test_upload_error_is_shown(browser, served_url, tmp_path):
     page.click("button[type=submit]")
     page.wait_for_selector("#status[data-state=error]", timeout=30_000)
     assert "Undecodable image" in page.text_content("#status")
+
+
+def submit(browser, url: str, photo, route=None) -> tuple[str, str, list[str]]:
+    """Upload `photo` on the page: (status state, status text, script errors)."""
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    if route is not None:
+        page.route("**/v1/predict", route)
+    page.goto(url + "/")
+    page.set_input_files("input[name=image]", str(photo))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#status:is([data-state=done], [data-state=error])", timeout=30_000)
+    return page.get_attribute("#status", "data-state"), page.text_content("#status"), errors
+
+
+def test_thin_photo_is_shown(browser, served_url, tmp_path):
+    """Issue #13: a 1 x 20000 JPEG (answered 500 before) gets a readable answer on the page."""
+    from PIL import Image
+
+    thin = tmp_path / "thin.jpg"
+    Image.new("RGB", (1, 20_000), (120, 110, 100)).save(thin, format="JPEG")
+    state, text, errors = submit(browser, served_url, thin)
+    assert (state, errors) == ("done", []) and text.startswith("No face found")
+
+
+@pytest.mark.parametrize("route, expected", [
+    (None, "Undecodable image: "),  # the service's own problem+json
+    (lambda route: route.fulfill(status=502, content_type="text/html", body="<html>Bad gateway</html>"),
+     "Error 502"),  # a proxy's HTML page instead of JSON
+    (lambda route: route.fulfill(status=200, content_type="application/json", body="{}"), "Unexpected answer"),
+    (lambda route: route.abort(), "could not be reached"),
+])
+def test_any_failure_is_a_readable_message(browser, served_url, tmp_path, route, expected):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo at all\n")
+    state, text, errors = submit(browser, served_url, notes, route)
+    assert (state, errors) == ("error", []) and expected in text and len(text) > len(expected)
