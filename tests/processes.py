@@ -99,6 +99,16 @@ class Gunicorn:
         self.stop()
 
 
+def deployed_batching():
+    """TF Serving's batching rules as deploy/tfserving/batching.config sets them (compose and k8s
+    run TF Serving with --enable_batching=true), for in-process stand-ins."""
+    from tfserving_standin.batching import Batching
+    from tfserving_standin.configs import BATCHING_PARAMETERS, read_config
+
+    config = REPO / "deploy" / "tfserving" / "batching.config"
+    return Batching.from_parameters(read_config(config, BATCHING_PARAMETERS))
+
+
 class StandInProcess:
     """`python -m tfserving_standin` in its own process, with TF Serving's flags and this project's
     batching and monitoring configs, as TF Serving would run beside the service."""

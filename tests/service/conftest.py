@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: exported_models, tfserving_standin
 
 from exported_models import copy_version, publish, tiny_model  # noqa: E402
+from processes import deployed_batching  # noqa: E402
 from facecore.modelinfo import ModelInfo  # noqa: E402
 
 MODEL_NAME = "faces"
@@ -97,10 +98,10 @@ def served_url(app):
 
 @pytest.fixture
 def standin(models_root):
-    """A TF Serving stand-in serving models_root/faces, polling every 50 ms."""
+    """A TF Serving stand-in serving models_root/faces with batching on, polling every 50 ms."""
     from tfserving_standin import StandIn
 
-    server = StandIn(MODEL_NAME, models_root / MODEL_NAME, poll_s=0.05).start()
+    server = StandIn(MODEL_NAME, models_root / MODEL_NAME, poll_s=0.05, batching=deployed_batching()).start()
     yield server
     server.stop()
 

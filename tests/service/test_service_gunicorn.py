@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from exported_models import copy_version
-from processes import REPO, Gunicorn, free_port, http_status, wait_for
+from processes import Gunicorn, REPO, deployed_batching, free_port, http_status, wait_for
 from tfserving_standin import StandIn
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
@@ -24,7 +24,7 @@ def stack(tmp_path_factory, exported):
     """Stand-in serving faces/1, and gunicorn with 2 workers talking to it."""
     root = tmp_path_factory.mktemp("stack")
     copy_version(exported["v1"], root / "models" / "faces", 1)
-    standin = StandIn("faces", root / "models" / "faces", poll_s=0.1).start()
+    standin = StandIn("faces", root / "models" / "faces", poll_s=0.1, batching=deployed_batching()).start()
     env = {"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": standin.address, "MODEL_NAME": "faces",
            "WEB_CONCURRENCY": "2", "TFSERVING_TIMEOUT_S": "2", "MAX_UPLOAD_BYTES": "1000000",
            "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics")}

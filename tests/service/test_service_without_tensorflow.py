@@ -21,6 +21,7 @@ from service.config import Config
 from facecore.tensors import fill_tensor
 from facecore.tfserving_api import API_MODULES, PATH_VARIABLE, ApiMissing, load_api, write_descriptors
 from test_parity import photo_paths
+from processes import deployed_batching
 from tfserving_standin import StandIn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ def test_tfserving_backend_without_tensorflow_answers_like_local(tmp_path, face_
     descriptors = tmp_path / "api" / "tfserving_api.binpb"
     subprocess.run([*WRITE, str(descriptors)], cwd=REPO, check=True, capture_output=True, timeout=300)
     photos = photo_paths(face_data)
-    with StandIn(MODEL, varied_models / MODEL) as server:
+    with StandIn(MODEL, varied_models / MODEL, batching=deployed_batching()) as server:
         config = Config(model_name=MODEL, backend="tfserving", tfserving_address=server.address)
         served = serve_without_tensorflow(tmp_path, config, photos, descriptors)
     assert sum(len(answer["body"]["faces"]) for answer in served.values()) >= len(photos)
