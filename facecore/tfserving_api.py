@@ -23,6 +23,8 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+from facecore.tensors import fill_tensor
+
 log = logging.getLogger(__name__)
 
 DISTRIBUTION = "tensorflow-serving-api"
@@ -47,6 +49,14 @@ class ServingApi:
 
     def message(self, full_name: str) -> type:
         return self.classes[full_name]
+
+    def predict_request(self, model_spec, inputs: Mapping[str, object], output_filter=()):
+        """A PredictRequest for `model_spec` (a ModelSpec) with numpy `inputs` by alias."""
+        request = self.message("tensorflow.serving.PredictRequest")(model_spec=model_spec,
+                                                                   output_filter=list(output_filter))
+        for key, value in inputs.items():
+            fill_tensor(request.inputs[key], value)
+        return request
 
     def enum(self, full_name: str):
         return self.pool.FindEnumTypeByName(full_name)

@@ -46,9 +46,9 @@ if [ ! -f "$stamp" ]; then
     pip_quiet -e ".[$EXTRAS]"
     # TF Serving's API messages (trainer warm-up requests, the stand-in): --no-deps, see pyproject.toml.
     pip_quiet --no-deps -r <(.venv/bin/python scripts/requirements.py --no-core tfserving-api)
-    .venv/bin/python -c "import tensorflow, cv2, flask, tensorflow_serving.apis.predict_pb2" 2>/dev/null \
+    # Saved once, as the service image does, so the tfserving backend never imports TensorFlow;
+    # reading them imports tensorflow_serving and TensorFlow, so it checks those installs too.
+    { .venv/bin/python -c "import cv2, flask" && .venv/bin/python -m facecore.tfserving_api write; } >/dev/null 2>&1 \
         || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
-    # Saved once, as the service image does, so the tfserving backend never imports TensorFlow.
-    .venv/bin/python -m facecore.tfserving_api write >/dev/null
     rm -f .venv/.installed-"$MODE"-* && touch "$stamp"
 fi

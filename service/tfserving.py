@@ -14,11 +14,11 @@ from facecore.modelinfo import (
     INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
     info_from_output, metadata_inputs,
 )
+from facecore.tensors import to_array
+from facecore.tfserving_api import serving_api
 from service.backend import Scores, ServedModel
 from service.errors import ModelServerError, ModelTimeout, ModelUnavailable, NotReady, ServiceError
 from service.signature import signature_problems
-from facecore.tensors import fill_tensor, to_array
-from facecore.tfserving_api import serving_api
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CHANNEL_OPTIONS = [
@@ -72,9 +72,8 @@ class TFServingBackend:
         return served
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
-        request = self._message("PredictRequest", model_spec=self._spec(SERVING_SIGNATURE, version),
-                                output_filter=[PROBABILITIES_KEY])
-        fill_tensor(request.inputs[INPUT_KEY], faces)  # [N, S, S, 1] float32
+        request = self._api.predict_request(self._spec(SERVING_SIGNATURE, version),
+                                            {INPUT_KEY: faces}, [PROBABILITIES_KEY])  # [N, S, S, 1] float32
         response = self._call(self._predict, request)
         probabilities = to_array(response.outputs[PROBABILITIES_KEY])  # [N, C]
         return Scores(probabilities, response.model_spec.version.value)
@@ -104,9 +103,7 @@ class TFServingBackend:
 
     def _model_info(self, version: int) -> ModelInfo:
         """The ModelInfo JSON from the model's `metadata` signature (one row, batching-safe)."""
-        request = self._message("PredictRequest", model_spec=self._spec(METADATA_SIGNATURE, version))
-        for key, value in metadata_inputs().items():
-            fill_tensor(request.inputs[key], value)
+        request = self._api.predict_request(self._spec(METADATA_SIGNATURE, version), metadata_inputs())
         response = self._call(self._predict, request)
         if MODEL_INFO_KEY not in response.outputs:
             raise NotReady(f"the '{METADATA_SIGNATURE}' signature has no '{MODEL_INFO_KEY}' output")

@@ -60,27 +60,17 @@ def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
     from facecore.tfserving_api import serving_api
 
     api = serving_api()
-    requests = [warmup_request(model_name, SERVING_SIGNATURE,
-                               {INPUT_KEY: np.zeros((batch, *info.input_shape), np.float32)})
+    spec = api.message("tensorflow.serving.ModelSpec")
+    requests = [api.predict_request(spec(name=model_name, signature_name=SERVING_SIGNATURE),
+                                    {INPUT_KEY: np.zeros((batch, *info.input_shape), np.float32)})
                 for batch in WARMUP_BATCH_SIZES]
-    requests.append(warmup_request(model_name, METADATA_SIGNATURE, metadata_inputs()))
+    requests.append(api.predict_request(spec(name=model_name, signature_name=METADATA_SIGNATURE),
+                                        metadata_inputs()))
     log_class, predict_log_class = (api.message("tensorflow.serving.PredictionLog"),
                                     api.message("tensorflow.serving.PredictLog"))
     with tf.io.TFRecordWriter(str(path)) as writer:
         for request in requests:
             writer.write(log_class(predict_log=predict_log_class(request=request)).SerializeToString())
-
-
-def warmup_request(model_name: str, signature: str, inputs: dict):
-    """One PredictRequest of `signature` with numpy `inputs`."""
-    from facecore.tensors import fill_tensor
-    from facecore.tfserving_api import serving_api
-
-    request = serving_api().message("tensorflow.serving.PredictRequest")()
-    request.model_spec.name, request.model_spec.signature_name = model_name, signature
-    for key, value in inputs.items():
-        fill_tensor(request.inputs[key], value)
-    return request
 
 
 def run_model_info(run: RunDir) -> ModelInfo:

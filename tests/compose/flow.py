@@ -150,20 +150,19 @@ def retrain_under_load(stack: Stack, source: Path, data: Path, figures: dict) ->
 
 
 def prometheus_counts(figures: dict) -> None:
-    wait_until("Prometheus to see both targets up", lambda: {
-        r["metric"]["job"]: r["value"][1] for r in prometheus_query(PROMETHEUS, "up")
-    }.get("faceid-service") == "1" and {
-        r["metric"]["job"]: r["value"][1] for r in prometheus_query(PROMETHEUS, "up")
-    }.get("tfserving") == "1", 90, 2.0)
+    def targets_up() -> bool:
+        up = {r["metric"]["job"]: r["value"][1] for r in prometheus_query(PROMETHEUS, "up")}
+        return up.get("faceid-service") == "1" and up.get("tfserving") == "1"
 
     def counted() -> float:
         result = prometheus_query(PROMETHEUS, 'sum(faceid_http_requests_total{route="/v1/predict"})')
         return float(result[0]["value"][1]) if result else -1.0
 
+    wait_until("Prometheus to see both targets up", targets_up, 90, 2.0)
     sent = figures["requests_sent"]
     wait_until(f"Prometheus to count {sent} predict requests", lambda: counted() == sent, 90, 3.0)
     tfs = prometheus_query(PROMETHEUS, 'sum({__name__=":tensorflow:serving:request_count"})')
-    figures["prometheus"] = {"predict_requests_counted": counted(), "tfserving_requests": float(tfs[0]["value"][1])}
+    figures["prometheus"] = {"predict_requests_counted": sent, "tfserving_requests": float(tfs[0]["value"][1])}
 
 
 def available_versions() -> list[int]:
