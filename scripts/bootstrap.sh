@@ -3,13 +3,13 @@
 #   bash scripts/bootstrap.sh        the main job: a Python 3.11 venv in .venv with the trainer
 #                                    and the service's in-process backend (TensorFlow for CPU)
 #   bash scripts/bootstrap.sh test   the same plus the test tools and the Debian packages the
-#                                    tests drive (Prometheus, Chromium)
+#                                    tests drive (Prometheus, Chromium, jq)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-main}"
 case "$MODE" in
     main) EXTRAS="trainer,service-local"; APT_PACKAGES=() ;;
-    test) EXTRAS="trainer,service-local,dev"; APT_PACKAGES=(prometheus chromium) ;;
+    test) EXTRAS="trainer,service-local,dev"; APT_PACKAGES=(prometheus chromium jq) ;;
     *) echo "bootstrap: unknown mode '$MODE' (main or test)" >&2; exit 2 ;;
 esac
 

@@ -43,7 +43,8 @@ SERVICE_ENV = {
     "TFSERVING_TIMEOUT_S", "MAX_UPLOAD_BYTES", "API_KEYS",
     "WEB_CONCURRENCY", "PORT", "PROMETHEUS_MULTIPROC_DIR",
 }
-OPTIONAL_SERVICE_ENV = set()
+# Read only by SERVING_BACKEND=local; the k8s service pods mount no models and leave it out.
+OPTIONAL_SERVICE_ENV = {"MODEL_BASE_PATH"}
 TRAINER_ENV = {"MODEL_NAME", "DATA_DIR", "MODELS_DIR", "TRAINER_WORK_DIR"}
 
 
@@ -349,7 +350,8 @@ def test_gpu_only_where_asked(overlay, gpu):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_storage_and_tfserving_config(overlay):
     models = find(overlay, "PersistentVolumeClaim", "faceid-models")
-    assert models["spec"]["accessModes"] == ["ReadWriteMany"]
+    # dev: single-node clusters (tests/test_k8s_cluster.py checks the storage per overlay).
+    assert models["spec"]["accessModes"] == ["ReadWriteOnce" if overlay == "dev" else "ReadWriteMany"]
     find(overlay, "PersistentVolumeClaim", "faceid-data")
     data = config_map(overlay, "tfserving-config")
     assert set(data) == {"monitoring.config", "batching.config"}
