@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from trainer.config import load_config
-from trainer.prepare import prepare
+from trainer.data.preparation import prepare
 
 
 def timed_prepare(data: Path, out: Path, workers: int) -> tuple[float, dict]:

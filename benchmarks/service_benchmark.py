@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the stand-in, the process helpers, the model exporter
+sys.path.insert(0, str(REPO / "tests" / "support"))  # the stand-in, the process helpers, the model exporter
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import detector_benchmark  # noqa: E402

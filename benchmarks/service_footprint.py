@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the stand-in and the process helpers
+sys.path.insert(0, str(REPO / "tests" / "support"))  # the stand-in and the process helpers
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import detector_benchmark  # noqa: E402

@@ -34,8 +34,8 @@ def training_speed(config, dataset, input_size: int, class_counts: list[int], ep
     import keras
     import tensorflow as tf
 
-    from trainer.model import build_model, classifier
-    from trainer.optimizers import build_optimizer
+    from trainer.model.network import build_model, classifier
+    from trainer.model.optimizers import build_optimizer
 
     model = classifier(build_model(config.model, input_size, len(class_counts)))
     steps = math.ceil(sum(class_counts) / config.train.batch_size)
@@ -55,9 +55,10 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
 
-    from trainer import devices, manifest as manifest_io
+    from trainer.data import manifest as manifest_io
+    from trainer.model import devices
     from trainer.config import load_config
-    from trainer.pipeline import make_dataset, model_spec
+    from trainer.data.pipeline import make_dataset, model_spec
 
     config = load_config(args.config, args.overrides)
     devices.seed_everything(config.train.seed, config.train.deterministic)

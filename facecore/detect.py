@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facecore.settings import Settings
+
 
 @dataclass(frozen=True)
 class Box:
@@ -28,7 +30,7 @@ class Box:
 
 
 @dataclass(frozen=True)
-class DetectorParams:
+class DetectorParams(Settings):
     """Haar cascade settings; `max_side` downscales large photos before detection (0: never).
 
     The defaults are ~3.5x faster than the course's (default cascade, 1.1, 5, no minimum size,
@@ -48,14 +50,6 @@ class DetectorParams:
             raise ValueError(f"scale_factor must be > 1, got {self.scale_factor}")
         if self.min_neighbors < 0 or self.min_size < 1 or self.max_side < 0:
             raise ValueError(f"invalid detector parameters: {self}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "DetectorParams":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 class FaceDetector:

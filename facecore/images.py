@@ -12,7 +12,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facecore.errors import ImageTooLarge, UndecodableImage, UnsupportedImageType
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "MPO"})
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 DEFAULT_MAX_PIXELS = 40_000_000
 
 

@@ -52,21 +52,25 @@ class ModelInfo:
         size = self.preprocess.input_size
         return (size, size, 1)
 
+    def to_dict(self) -> dict:
+        return {
+            "class_names": list(self.class_names),
+            "preprocess": self.preprocess.to_dict(),
+            "detector": self.detector.to_dict(),
+            "unknown_threshold": self.unknown_threshold,
+            "extra": self.extra,
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "class_names": list(self.class_names),
-                "preprocess": self.preprocess.to_dict(),
-                "detector": self.detector.to_dict(),
-                "unknown_threshold": self.unknown_threshold,
-                "extra": self.extra,
-            },
-            sort_keys=True,
-        )
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "ModelInfo":
-        values = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelInfo":
+        """The ModelInfo of a `to_dict`; settings not given take their defaults."""
         return cls(
             class_names=tuple(values["class_names"]),
             preprocess=PreprocessSpec.from_dict(values.get("preprocess", {})),

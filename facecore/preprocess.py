@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from facecore.detect import Box
+from facecore.settings import Settings
 
 
 @dataclass(frozen=True)
-class PreprocessSpec:
+class PreprocessSpec(Settings):
     """How a detected face becomes a model input.
 
     A face box is grown by `crop_margin` of its side on every side, squared, clamped into the
@@ -31,14 +31,6 @@ class PreprocessSpec:
             raise ValueError(f"crop_margin must be in [0, 1], got {self.crop_margin}")
         if self.crop_size < 8 or self.input_size < 8 or self.std <= 0:
             raise ValueError(f"invalid preprocessing settings: {self}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "PreprocessSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def square_box(box: Box, margin: float, image_shape: tuple[int, ...]) -> Box:

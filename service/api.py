@@ -7,7 +7,6 @@ import time
 from flask import Blueprint, request
 
 from service.auth import check_api_key
-from service.backend import ServedModel
 from service.runtime import runtime
 from service.uploads import read_image, read_options
 
@@ -26,7 +25,7 @@ def predict():
     state = runtime()
     options = read_options(request)
     result = state.recognizer.recognize(read_image(request), options)
-    served = state.serving(result.model)
+    served = result.model
     _count(state.metrics, result.faces)
     timings = {**result.timings_ms, "total": round((time.perf_counter() - started) * 1000.0, 3)}
     return {
@@ -41,22 +40,7 @@ def predict():
 def models():
     """The model serving now, as its own metadata describes it."""
     state = runtime()
-    return {"models": [describe(state.serving(state.backend.refresh()))]}
-
-
-def describe(served: ServedModel) -> dict:
-    info = served.info
-    return {
-        "name": served.name,
-        "version": served.version,
-        "class_names": list(info.class_names),
-        "input_size": info.preprocess.input_size,
-        "input_shape": list(info.input_shape),
-        "unknown_threshold": info.unknown_threshold,
-        "exported_at": served.exported_at,
-        "preprocess": info.preprocess.to_dict(),
-        "detector": info.detector.to_dict(),
-    }
+    return {"models": [state.backend.refresh().describe()]}
 
 
 def _count(metrics, faces: list[dict]) -> None:

@@ -8,8 +8,8 @@ from flask import Flask
 from prometheus_client import CollectorRegistry
 
 from service.api import api
-from service.backend import ModelBackend, create_backend
-from service.config import Config
+from service.backend import ModelBackend
+from service.config import Config, ConfigError
 from service.errors import ServiceError, register_error_handlers
 from service.inference import Recognizer
 from service.metrics import Metrics, instrument
@@ -37,10 +37,27 @@ def create_app(config: Config, backend: ModelBackend | None = None) -> Flask:
     return app
 
 
+def create_backend(config: Config, metrics: Metrics) -> ModelBackend:
+    """The backend SERVING_BACKEND names (imported here: only `local` needs TensorFlow)."""
+    if config.backend == "tfserving":
+        from service.tfserving import TFServingBackend
+
+        return TFServingBackend(config, metrics)
+    try:
+        from service.local import LocalBackend
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tensorflow"):
+            raise
+        raise ConfigError("SERVING_BACKEND=local loads the model in this process and needs TensorFlow "
+                          "(pip install 'faceid[service-local]'); this installation has only the "
+                          "tfserving backend") from None
+    return LocalBackend(config, metrics)
+
+
 def _announce(state: Runtime) -> None:
     """Check the model once at start; a model server still starting is not fatal (see /readyz)."""
     try:
-        served = state.serving(state.backend.check_ready())
+        served = state.backend.check_ready()
         log.info("ready: %s version %d via %s", served.name, served.version, state.config.backend)
     except ServiceError as exc:
         log.warning("not ready yet: %s", exc)

@@ -1,18 +1,17 @@
-"""The one interface to a model, whether served by TF Serving or loaded in this process."""
+"""The one interface to a model, whether served by TF Serving or loaded in this process.
+
+Types only: the backends are service/tfserving.py and service/local.py, chosen by the app
+factory (service/app.py) from SERVING_BACKEND.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import grpc
 import numpy as np
 
 from facecore.modelinfo import ModelInfo
-from service.config import ConfigError
-
-# Canonical status codes, shared by gRPC and TensorFlow errors: number -> name.
-CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,21 @@ class ServedModel:
         value = self.info.extra.get("exported_at")
         return float(value) if value is not None else None
 
+    def describe(self) -> dict:
+        """The version as /v1/models and /readyz show it: its own metadata."""
+        info = self.info
+        return {
+            "name": self.name,
+            "version": self.version,
+            "class_names": list(info.class_names),
+            "input_size": info.preprocess.input_size,
+            "input_shape": list(info.input_shape),
+            "unknown_threshold": info.unknown_threshold,
+            "exported_at": self.exported_at,
+            "preprocess": info.preprocess.to_dict(),
+            "detector": info.detector.to_dict(),
+        }
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -39,7 +53,8 @@ class Scores:
 
 
 class ModelBackend(Protocol):
-    """What the service needs from a model server."""
+    """What the service needs from a model server. A backend points the model gauges
+    (Metrics.model_serving) at each version it starts using."""
 
     def current(self) -> ServedModel:
         """The version in use (raises ModelUnavailable when there is none)."""
@@ -58,20 +73,3 @@ class ModelBackend(Protocol):
 
     def close(self) -> None:
         """Release channels and models."""
-
-
-def create_backend(config, metrics) -> ModelBackend:
-    """The backend chosen by SERVING_BACKEND (imported here: only `local` needs TensorFlow)."""
-    if config.backend == "tfserving":
-        from service.tfserving import TFServingBackend
-
-        return TFServingBackend(config, metrics)
-    try:
-        from service.savedmodel import SavedModelBackend
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("tensorflow"):
-            raise
-        raise ConfigError("SERVING_BACKEND=local loads the model in this process and needs TensorFlow "
-                          "(pip install 'faceid[service-local]'); this installation has only the "
-                          "tfserving backend") from None
-    return SavedModelBackend(config, metrics)

@@ -14,7 +14,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
 
-STAGES = ("decode", "detect", "preprocess", "infer")
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 FACE_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34)
 UNMATCHED_ROUTE = "unmatched"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from service.api import describe
 from service.runtime import runtime
 
 probes = Blueprint("probes", __name__)
@@ -20,8 +19,8 @@ def healthz():
 def readyz():
     """Model server reachable, model AVAILABLE, signature matching (else 503 problem+json)."""
     state = runtime()
-    served = state.serving(state.backend.check_ready())
-    return {"status": "ready", "backend": state.config.backend, "model": describe(served)}
+    served = state.backend.check_ready()
+    return {"status": "ready", "backend": state.config.backend, "model": served.describe()}
 
 
 @probes.get("/metrics")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from service.backend import ModelBackend, ServedModel
+from service.backend import ModelBackend
 from service.config import Config
 from service.inference import Recognizer
 from service.metrics import Metrics
@@ -22,11 +22,6 @@ class Runtime:
     metrics: Metrics
     backend: ModelBackend
     recognizer: Recognizer
-
-    def serving(self, served: ServedModel) -> ServedModel:
-        """Note which version answered (for the model gauges) and pass it on."""
-        self.metrics.model_serving(served.name, served.version, served.exported_at)
-        return served
 
     def close(self) -> None:
         self.backend.close()

@@ -54,9 +54,7 @@ class TFServingBackend:
         metadata = self._call(self._get_metadata, self._metadata_request())
         version = metadata.model_spec.version.value
         self._require_available(version)
-        served = self._describe(version, metadata)
-        self._current = served
-        return served
+        return self._use(self._describe(version, metadata))
 
     def check_ready(self) -> ServedModel:
         try:
@@ -67,9 +65,7 @@ class TFServingBackend:
             raise NotReady(f"{exc.title.lower()}: {exc}") from exc
 
     def describe(self, version: int) -> ServedModel:
-        served = self._described.get(version) or self._describe(version, None)
-        self._current = served
-        return served
+        return self._use(self._described.get(version) or self._describe(version, None))
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
         request = self._api.predict_request(self._spec(SERVING_SIGNATURE, version),
@@ -80,6 +76,12 @@ class TFServingBackend:
 
     def close(self) -> None:
         self._channel.close()
+
+    def _use(self, served: ServedModel) -> ServedModel:
+        """Make `served` the current version; the model gauges follow it."""
+        self._current = served
+        self._metrics.model_serving(served.name, served.version, served.exported_at)
+        return served
 
     def _describe(self, version: int, metadata) -> ServedModel:
         """ModelInfo and signature check of one version; only matching versions are kept."""

@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: client.py beside it
-from client import Load, get_json, post_photo, prometheus_query, wait_until  # noqa: E402
+from client import Load, get_json, post_photo, prometheus_query, wait_until  # beside it: run as a script
 
 SERVICE = "http://127.0.0.1:8000"
 TFSERVING_REST = "http://127.0.0.1:8501"
@@ -143,7 +142,8 @@ def retrain_under_load(stack: Stack, source: Path, data: Path, figures: dict) ->
                        "version_2_after_publish_s": round(first_v2 - published_at, 1),
                        "answered_by_version_1": sum(a.version == 1 for a in answers)}
     assert not failed, f"{len(failed)} of {len(answers)} requests failed across the swap: {failed[:3]}"
-    assert first_v2 - published_at <= SWAP_LIMIT_S, f"version 2 answered {first_v2 - published_at:.1f} s after publishing"
+    assert first_v2 - published_at <= SWAP_LIMIT_S, \
+        f"version 2 answered {first_v2 - published_at:.1f} s after publishing"
     body = named(data / NEW_PERSON, NEW_PERSON)
     assert body["model"]["version"] == 2
     figures["requests_sent"] = len(answers) + 10  # the load, the first answers and the new person's

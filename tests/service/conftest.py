@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -10,11 +9,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: exported_models, tfserving_standin
-
-from exported_models import copy_version, publish, tiny_model  # noqa: E402
-from processes import deployed_batching  # noqa: E402
-from facecore.modelinfo import ModelInfo  # noqa: E402
+from exported_models import copy_version, publish, tiny_model
+from facecore.modelinfo import ModelInfo
+from processes import deployed_batching
 
 MODEL_NAME = "faces"
 CLASSES_V1 = ("alice", "bob", "carol")

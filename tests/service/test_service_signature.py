@@ -6,7 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from facecore.modelinfo import ModelInfo
-from service.savedmodel import read_signature_defs
+from service.local import read_signature_defs
 from service.signature import signature_problems
 
 INFO = ModelInfo(("ann", "ben"))

@@ -180,14 +180,15 @@ def test_local_backend_without_tensorflow_says_what_to_install(tmp_path):
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text(BLOCK_TENSORFLOW)
     code = textwrap.dedent("""
-        from service.backend import create_backend
+        from service.app import create_backend
         from service.config import Config, ConfigError
         try:
             create_backend(Config(backend="local", model_base_path="/models"), metrics=None)
         except ConfigError as exc:
             print(exc)
     """)
-    child = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}"},
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}"}
+    child = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
     assert child.returncode == 0, child.stderr[-2000:]
     assert "needs TensorFlow" in child.stdout and "faceid[service-local]" in child.stdout

@@ -1,0 +1,74 @@
+"""Training/serving parity: one photo through the trainer's path and the service's path gives
+the same model input and the same probabilities."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from facecore.images import decode_image
+from facecore.modelinfo import ModelInfo
+from facecore.detect import DetectorParams
+from service.inference import prepare_faces
+from trainer.data import manifest as manifest_io
+from trainer.config import load_config
+from trainer.publishing.export import export_model
+from trainer.model.network import build_model
+from trainer.data.pipeline import make_dataset, model_spec
+from trainer.data.preparation import prepare
+
+pytestmark = pytest.mark.slow
+
+PHOTOS = {
+    "lfw": ("lfw-known", "Kofi_Annan", "Kofi_Annan_0001.jpg"),
+    "large": ("test-photos", "one_face", "obama.jpg"),  # detected downscaled
+    "png": ("test-photos", "one_face", "astronaut.png"),
+}
+
+
+def photo_paths(face_data: Path) -> dict[str, Path]:
+    """The parity photos under the shared data folder, by person."""
+    return {person: face_data.joinpath(*parts) for person, parts in PHOTOS.items()}
+
+
+@pytest.fixture(scope="module")
+def trainer_side(face_data, tmp_path_factory):
+    """Each photo prepared as its own person, read back through the evaluation pipeline."""
+    data = tmp_path_factory.mktemp("parity-data")
+    for person, photo in photo_paths(face_data).items():
+        (data / person).mkdir()
+        shutil.copy(photo, data / person / photo.name)
+    out = tmp_path_factory.mktemp("parity-records")
+    config = load_config(overrides=["prepare.min_per_class=1"])
+    prepare(data, out, config, workers=1)
+    manifest = manifest_io.read(out)
+    spec = model_spec(manifest, config)
+    dataset = make_dataset(out, ("train", "validation", "test"), spec, batch_size=8, training=False)
+    inputs, labels = (np.concatenate(parts) for parts in zip(*dataset.as_numpy_iterator()))
+    by_person = {manifest["class_names"][label]: x for x, label in zip(inputs, labels)}
+    info = ModelInfo(tuple(manifest["class_names"]), spec, DetectorParams.from_dict(manifest["detector"]))
+    return data, by_person, info, config
+
+
+def test_service_input_equals_training_input(trainer_side):
+    data, by_person, info, _ = trainer_side
+    assert set(by_person) == set(PHOTOS)
+    for person, (_, _, name) in PHOTOS.items():
+        served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch
+        assert served.shape[1:] == by_person[person].shape
+        assert np.max(np.abs(served[0] - by_person[person])) <= 1e-6, person
+
+
+def test_same_probabilities_through_the_exported_model(trainer_side, tmp_path):
+    data, by_person, info, config = trainer_side
+    keras_model = build_model(config.model, info.preprocess.input_size, len(info.class_names))
+    export_model(keras_model, info, tmp_path / "1")
+    serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
+    for person, (_, _, name) in PHOTOS.items():
+        served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch[:1]
+        trained = by_person[person][None]
+        p_served = serve(faces=tf.constant(served))["probabilities"].numpy()
+        p_trained = keras_model(trained, training=False)["probabilities"].numpy()
+        np.testing.assert_allclose(p_served, p_trained, atol=1e-6)

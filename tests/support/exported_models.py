@@ -1,0 +1,66 @@
+"""Small real SavedModels for service tests and benchmarks, exported through trainer.publishing.export."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from facecore.modelinfo import INPUT_KEY, ModelInfo
+from trainer.publishing.export import export_model
+
+
+def tiny_model(num_classes: int, input_size: int = 64, favourite: int | None = None,
+               embedding: int = 8) -> keras.Model:
+    """A tiny CNN; with `favourite`, it answers that class (p ~ 0.9) for every face."""
+    faces = keras.Input((input_size, input_size, 1), name=INPUT_KEY)
+    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(faces)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    features = keras.layers.Dense(embedding, name="embedding")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")
+    probabilities = keras.layers.Softmax(name="probabilities")(logits(features))
+    model = keras.Model(faces, {"probabilities": probabilities, "embedding": features})
+    if favourite is not None:
+        bias = np.zeros(num_classes, np.float32)
+        bias[favourite] = 3.0 + np.log(num_classes - 1.0)  # p(favourite) = e^3 / (e^3 + 1) ~ 0.95
+        logits.set_weights([np.zeros((embedding, num_classes), np.float32), bias])
+    return model
+
+
+def cnn_like_course(num_classes: int, input_size: int = 64) -> keras.Model:
+    """A 4-block CNN of the course's size (~0.85M parameters), random weights: for timings."""
+    faces = keras.Input((input_size, input_size, 1), name=INPUT_KEY)
+    x = faces
+    for filters in (32, 64, 128, 256):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    features = keras.layers.Dense(128, name="embedding")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
+    return keras.Model(faces, {"probabilities": probabilities, "embedding": features})
+
+
+def publish(model: keras.Model, info: ModelInfo, base: Path, version: int, model_name: str = "faces") -> Path:
+    """Export into `base/<version>/` atomically (written beside it, then renamed), as a publisher would."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=base))
+    export_model(model, info, staging / "model", model_name)
+    target = base / str(version)
+    (staging / "model").rename(target)
+    shutil.rmtree(staging)
+    return target
+
+
+def copy_version(source: Path, base: Path, version: int) -> Path:
+    """Publish an already exported version folder under a new base and number (atomic rename)."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = base / f".{version}.partial"
+    shutil.copytree(source, staging)
+    target = base / str(version)
+    staging.rename(target)
+    return target

@@ -1,0 +1,141 @@
+"""`python -m trainer run` end to end on five-celebrities with the tiny config, and what it
+publishes: a SavedModel that loads, agrees with the Keras model and describes itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecore.modelinfo import PROBABILITIES_KEY, SERVING_SIGNATURE
+from trainer.publishing import registry
+from trainer.commands import main as trainer_main
+from trainer.configs import TINY_CONFIG
+from trainer.errors import EXIT_BUSY
+from trainer.publishing.runlock import run_lock
+
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
+TINY = str(TINY_CONFIG)
+
+
+def seeded_work(five_records: Path, tmp_path: Path) -> Path:
+    """A work folder whose records cache already knows the photos (no second detection pass)."""
+    work = tmp_path / "work"
+    (work / "records").mkdir(parents=True)
+    shutil.copy(five_records / "cache.sqlite", work / "records" / "cache.sqlite")
+    return work
+
+
+@pytest.fixture(scope="module")
+def published(face_data, five_records, tmp_path_factory):
+    """One `run` into a fresh models folder: (models, work, exit status)."""
+    root = tmp_path_factory.mktemp("run")
+    models, work = root / "models", seeded_work(five_records, root)
+    status = trainer_main(["run", "--data", str(face_data / "five-celebrities"), "--models", str(models),
+                           "--work", str(work), "--config", TINY])
+    return models, work, status
+
+
+def only_run(work: Path) -> Path:
+    (run,) = sorted((work / "runs").iterdir())
+    return run
+
+
+def test_run_publishes_version_one_with_report_and_config(published):
+    models, work, status = published
+    assert status == 0
+    version = models / "faces" / "1"
+    assert (version / "saved_model.pb").exists()
+    assert (version / "assets.extra" / "tf_serving_warmup_requests").exists()
+    report = json.loads((version / registry.REPORT_FILE).read_text())
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix", "class_names", "unknown_threshold"):
+        assert key in report
+    assert json.loads((version / registry.CONFIG_FILE).read_text())["preprocess"]["input_size"] == 32
+    run = only_run(work)
+    for name in ("model.keras", "history.csv", "curves.png", "confusion.png", "config.json"):
+        assert (run / name).exists(), name
+    assert list((run / "tensorboard" / "train").iterdir())
+
+
+def test_saved_model_matches_keras_model_and_manifest(published):
+    import keras
+    import tensorflow as tf
+
+    from facecore.modelinfo import read_model_info
+    from trainer.data.manifest import read as read_manifest
+    from trainer.data.pipeline import make_dataset
+
+    models, work, _ = published
+    loaded = tf.saved_model.load(str(models / "faces" / "1"))
+    info = read_model_info(loaded)
+    manifest = read_manifest(work / "records")
+    assert list(info.class_names) == manifest["class_names"]
+    for key in ("crop_margin", "crop_size"):
+        assert getattr(info.preprocess, key) == manifest["preprocess"][key]
+    assert info.preprocess.input_size == 32 and info.input_shape == (32, 32, 1)
+    assert info.detector.to_dict() == manifest["detector"]
+    assert set(info.extra) >= {"exported_at", "macro_f1", "train_config"}
+    faces, _ = next(iter(make_dataset(work / "records", "test", info.preprocess, 64)))
+    served = loaded.signatures[SERVING_SIGNATURE](faces=faces)
+    trained = keras.models.load_model(only_run(work) / "model.keras")(faces, training=False)
+    np.testing.assert_allclose(served[PROBABILITIES_KEY].numpy(), trained[PROBABILITIES_KEY].numpy(), atol=1e-5)
+    assert served["embedding"].shape == (faces.shape[0], 16)
+
+
+def test_publish_gate_refuses_then_force_publishes(published, capsys):
+    models, work, _ = published
+    current = models / "faces" / str(registry.versions(models / "faces")[-1])
+    report = json.loads((current / registry.REPORT_FILE).read_text())
+    (current / registry.REPORT_FILE).write_text(json.dumps({**report, "macro_f1": 1.0}))
+    before = registry.versions(models / "faces")
+    run = str(only_run(work))
+    status = trainer_main(["publish", "--run", run, "--models", str(models), "--set", "publish.tolerance=0.0"])
+    assert status == 3
+    assert "refused" in capsys.readouterr().err
+    assert registry.versions(models / "faces") == before
+    assert trainer_main(["publish", "--run", run, "--models", str(models), "--force"]) == 0
+    assert registry.versions(models / "faces") == [*before, before[-1] + 1]
+
+
+def test_run_refuses_while_another_holds_the_lock(published, face_data, tmp_path, capsys):
+    models, _, _ = published
+    from trainer.commands.run import LOCK_FILE
+
+    with run_lock(models / LOCK_FILE):
+        status = trainer_main(["run", "--data", str(face_data / "five-celebrities"), "--models", str(models),
+                               "--work", str(tmp_path)])
+    assert status == EXIT_BUSY
+    assert "another training run is in progress" in capsys.readouterr().err
+
+
+def test_bad_input_exits_2_with_a_sentence(tmp_path, capsys):
+    status = trainer_main(["run", "--data", str(tmp_path / "missing"), "--models", str(tmp_path / "m")])
+    assert status == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert trainer_main(["train", "--records", str(tmp_path), "--run", str(tmp_path / "r")]) == 2
+    assert "prepare" in capsys.readouterr().err
+    assert trainer_main(["train", "--records", str(tmp_path), "--run", str(tmp_path / "r"),
+                         "--set", "train.optimizer=rmsprop"]) == 2
+    assert "optimizer" in capsys.readouterr().err
+
+
+def test_evaluate_a_published_model_on_a_photo_folder(published, face_data, tmp_path):
+    """Two known people and one stranger, matched by folder name."""
+    models, _, _ = published
+    photos = tmp_path / "photos"
+    for person in ("madonna", "elton_john"):
+        shutil.copytree(face_data / "five-celebrities" / person, photos / person)
+    stranger = sorted((face_data / "lfw-strangers").iterdir())[0]
+    shutil.copytree(stranger, photos / stranger.name)
+    out = tmp_path / "out"
+    assert trainer_main(["evaluate", "--model", str(models / "faces"), "--data", str(photos), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["known_people"] == ["elton_john", "madonna"]
+    assert report["strangers"] == [stranger.name]
+    assert report["openset"]["strangers"] > 0 and 0.0 <= report["openset"]["strangers_rejected"] <= 1.0
+    assert report["openset"]["known_faces"] == report["support"]
+    assert (out / "confusion.png").exists()

@@ -1,0 +1,44 @@
+"""`python -m trainer run`: prepare, train, evaluate and publish in one go (the scheduled job).
+
+Work files go to --work, else $TRAINER_WORK_DIR, else <models>/.trainer-work (see
+trainer/retrain.py). One run at a time per models folder: the lock <models>/.trainer-run.lock
+is held throughout.
+
+Exit status (trainer/errors.py): 0 published, 3 refused by the quality gate, 2 bad input,
+1 other failure, 75 another run holds the lock. Nothing is published unless every step succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from trainer.config import add_config_arguments, load_config
+from trainer.errors import EXIT_OK
+from trainer.publishing.runlock import run_lock
+
+LOCK_FILE = ".trainer-run.lock"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per person")
+    parser.add_argument("--models", type=Path, required=True, help="folder TF Serving reads models from")
+    parser.add_argument("--work", type=Path, help="folder for records and runs "
+                        "(default: $TRAINER_WORK_DIR, else MODELS/.trainer-work)")
+    parser.add_argument("--strangers", type=Path, help="photos of people to reject, to calibrate the unknown threshold")
+    parser.add_argument("--force", action="store_true", help="publish even if the quality gate refuses")
+    add_config_arguments(parser)
+
+
+def work_dir(args) -> Path:
+    return Path(args.work or os.environ.get("TRAINER_WORK_DIR") or Path(args.models) / ".trainer-work")
+
+
+def main(args) -> int:
+    config = load_config(args.config, args.overrides)
+    with run_lock(Path(args.models) / LOCK_FILE):
+        from trainer.retrain import retrain  # TensorFlow from here
+
+        version = retrain(args.data, args.models, work_dir(args), config, args.strangers, args.force)
+    print(f"published {Path(args.models) / config.publish.model_name / str(version)}")
+    return EXIT_OK

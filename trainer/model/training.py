@@ -1,0 +1,143 @@
+"""Fit the face classifier on prepared records: the core of `python -m trainer train`."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainer.data import manifest as manifest_io
+from trainer.model import devices
+from trainer.data.augment import value_range
+from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
+from trainer.config import TrainerConfig
+from trainer.model.network import build_model, classifier, inference_model
+from trainer.model.optimizers import build_optimizer
+from trainer.data.pipeline import make_dataset, model_spec
+from trainer.evaluation.plots import learning_curves, read_history
+from trainer.errors import BadInput
+from trainer.publishing.rundir import RunDir, dataset_record
+
+
+class RunFinished(BadInput):
+    """The run folder already holds a trained model."""
+
+
+class RunConfigChanged(BadInput):
+    """An interrupted run was restarted with a different config."""
+
+
+def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=()) -> keras.Model:
+    """Train on the records' train split, validate on validation; resume an interrupted run.
+
+    Writes RUN/config.json, dataset.json, history.csv, curves.png, tensorboard/ and model.keras.
+    """
+    strategy, _ = devices.configure(config.train)
+    run = RunDir(run_dir)
+    if run.model.exists():
+        raise RunFinished(f"{run.root} already holds a trained model; give another --run folder")
+    manifest = manifest_io.read(records_dir)
+    spec = model_spec(manifest, config)
+    _write_run_info(run, config, records_dir, manifest, spec)
+    batch, seed = config.train.batch_size, config.train.seed
+    whole = _needs_whole_batches(strategy, manifest, batch)
+    train_ds = make_dataset(records_dir, "train", spec, batch, training=True, seed=seed, augment=config.augment,
+                            drop_remainder=whole)
+    val_ds = make_dataset(records_dir, "validation", spec, batch, drop_remainder=whole)
+    counts = [manifest["counts"]["train"]["per_class"][name] for name in manifest["class_names"]]
+    samples = next(iter(train_ds))[0].numpy()[:16]
+    extra = build_callbacks(run, config.train, sum(counts), samples, value_range(spec))
+    model = fit(config, strategy, spec.input_size, counts, train_ds, val_ds, [*extra, *callbacks], run)
+    model.save(run.model)
+    learning_curves(read_history(run.history), run.curves)
+    return model
+
+
+def _write_run_info(run: RunDir, config: TrainerConfig, records_dir, manifest: dict, spec) -> None:
+    """config.json and dataset.json; a run being resumed must keep its config."""
+    resuming = (run.checkpoints / RESUME_DIR).exists() and run.config.exists()
+    if resuming and run.read_config() != config:
+        raise RunConfigChanged(f"{run.root} was started with another config ({run.config}); "
+                               "resume it with that config, or give a new --run folder")
+    run.write_json(run.config, config.to_dict())
+    run.write_json(run.dataset, dataset_record(records_dir, manifest, spec))
+
+
+def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int],
+        train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, callbacks: list, run: RunDir) -> keras.Model:
+    """Build, compile and fit under `strategy`; return a float32 copy with the best weights.
+
+    With several replicas the datasets hold whole batches only (`train` makes them so), and the
+    schedule counts whole steps.
+    """
+    images, batch = sum(class_counts), config.train.batch_size
+    steps = images // batch if strategy.num_replicas_in_sync > 1 else math.ceil(images / batch)
+    num_classes = len(class_counts)
+    with strategy.scope():
+        model = build_model(config.model, input_size, num_classes)
+        trainable = classifier(model)
+        trainable.compile(
+            optimizer=build_optimizer(config.train, steps),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing),
+            metrics=["accuracy"],
+        )
+    started = time.perf_counter()
+    trainable.fit(
+        _for_training(train_ds, num_classes), validation_data=_for_training(val_ds, num_classes),
+        epochs=config.train.epochs, class_weight=_class_weights(class_counts, config),
+        callbacks=callbacks, shuffle=False, verbose=0,  # the pipeline shuffles
+    )
+    print(f"trained in {time.perf_counter() - started:.0f} s")
+    best = run.checkpoints / BEST_WEIGHTS
+    if best.exists():
+        trainable.load_weights(best)
+    return _float32_copy(model, config, input_size, num_classes)
+
+
+def _needs_whole_batches(strategy: tf.distribute.Strategy, manifest: dict, batch: int) -> bool:
+    """Whether training must use whole batches only, after checking each split fills one.
+
+    With several replicas TensorFlow splits a short last batch so that some replicas get an
+    empty one, which Keras cannot run (a convolution over an empty batch returns the wrong
+    shape); so up to `batch - 1` faces per split sit out each epoch.
+    """
+    replicas = strategy.num_replicas_in_sync
+    for split in ("train", "validation"):
+        count = manifest["counts"][split]["total"]
+        if replicas > 1 and count < batch:
+            raise ValueError(f"the {split} split has {count} faces, fewer than one batch ({batch}) for "
+                             f"{replicas} replicas: lower train.batch_size or add photos")
+    return replicas > 1
+
+
+def _for_training(dataset: tf.data.Dataset, num_classes: int) -> tf.data.Dataset:
+    """One-hot labels (label smoothing needs them), sharded by element across workers."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    one_hot = dataset.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    return one_hot.with_options(options)
+
+
+def _class_weights(class_counts: list[int], config: TrainerConfig) -> dict[int, float] | None:
+    """Inverse class frequency, 1.0 on average; None when switched off."""
+    if not config.train.class_weights:
+        return None
+    counts = np.maximum(np.asarray(class_counts, np.float64), 1.0)
+    weights = counts.sum() / (len(counts) * counts)
+    return {index: float(weight) for index, weight in enumerate(weights)}
+
+
+def _float32_copy(model: keras.Model, config: TrainerConfig, input_size: int, num_classes: int) -> keras.Model:
+    """The trained weights in a float32 inference model outside any distribution strategy."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_model(config.model, input_size, num_classes)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights([np.asarray(w) for w in model.get_weights()])
+    return inference_model(copy, config.model)

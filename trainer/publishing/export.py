@@ -1,0 +1,91 @@
+"""Export a trained Keras model as a SavedModel that TF Serving and the service can use.
+
+See `facecore.modelinfo` for the signatures; this module is their one implementation.
+`python -m trainer export --run RUN --out DIR` exports an evaluated training run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from facecore.modelinfo import (
+    EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
+    PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo, metadata_inputs,
+)
+from facecore.tfserving_api import serving_api
+from trainer.publishing.rundir import RunDir
+
+WARMUP_FILE = "tf_serving_warmup_requests"
+WARMUP_BATCH_SIZES = (1, 4)
+
+
+def export_model(model, info: ModelInfo, directory: Path, model_name: str = "faces") -> Path:
+    """Write the SavedModel of `model` (outputs: probabilities, embedding) into `directory`."""
+    directory = Path(directory)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec([None, *info.input_shape], tf.float32, name=INPUT_KEY)
+
+    def serve(faces):
+        outputs = model(faces, training=False)
+        return {PROBABILITIES_KEY: outputs[PROBABILITIES_KEY], EMBEDDING_KEY: outputs[EMBEDDING_KEY]}
+
+    archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[spec])
+    info_json = tf.constant(info.to_json())
+
+    def metadata(rows):  # rows: [N] int32 -> model_info: [N] string (batching-safe)
+        return {MODEL_INFO_KEY: tf.fill(tf.shape(rows), info_json)}
+
+    rows_spec = tf.TensorSpec([None], tf.int32, name=METADATA_INPUT_KEY)
+    archive.add_endpoint(METADATA_SIGNATURE, metadata, input_signature=[rows_spec])
+    archive.write_out(str(directory), verbose=False)
+    extra = directory / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    (extra / MODEL_INFO_FILE).write_text(info.to_json())
+    write_warmup_requests(extra / WARMUP_FILE, info, model_name)
+    return directory
+
+
+def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
+    """TF Serving replays these PredictRequests when it loads the version: both signatures, so a
+    version whose signatures batching would refuse fails to load instead of failing clients."""
+    api = serving_api()
+    spec = api.message("tensorflow.serving.ModelSpec")
+    requests = [api.predict_request(spec(name=model_name, signature_name=SERVING_SIGNATURE),
+                                    {INPUT_KEY: np.zeros((batch, *info.input_shape), np.float32)})
+                for batch in WARMUP_BATCH_SIZES]
+    requests.append(api.predict_request(spec(name=model_name, signature_name=METADATA_SIGNATURE),
+                                        metadata_inputs()))
+    log_class, predict_log_class = (api.message("tensorflow.serving.PredictionLog"),
+                                    api.message("tensorflow.serving.PredictLog"))
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for request in requests:
+            writer.write(log_class(predict_log=predict_log_class(request=request)).SerializeToString())
+
+
+def run_model_info(run: RunDir) -> ModelInfo:
+    """A run's ModelInfo: its classes and preprocessing, its evaluation's threshold and scores."""
+    report = run.read_json(run.report)
+    extra = {
+        "exported_at": time.time(),
+        "macro_f1": report["macro_f1"],
+        "accuracy": report["accuracy"],
+        "train_config": run.read_json(run.config),
+    }
+    return run.model_info(unknown_threshold=report["unknown_threshold"], extra=extra)
+
+
+def export_run(run_dir: Path, directory: Path, model_name: str = "faces") -> ModelInfo:
+    """Export an evaluated run's model (RUN/model.keras, RUN/report.json) into `directory`."""
+    run = RunDir(run_dir)
+    info = run_model_info(run)
+    if not run.model.exists():
+        raise FileNotFoundError(f"{run.model} not found: train the run first")
+    export_model(keras.models.load_model(run.model), info, directory, model_name)
+    return info
+
