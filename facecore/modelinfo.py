@@ -2,7 +2,9 @@
 
 An exported SavedModel has two signatures:
 - `serving_default`: input `faces` float32 [N, S, S, 1] (see `preprocess.model_input`);
-  outputs `probabilities` float32 [N, C] and `embedding` float32 [N, D].
+  outputs `probabilities` float32 [N, C], `embedding` float32 [N, D], and the open-set rule's
+  `score` and `threshold` float32 [N]: a face is unknown when its score is below its threshold
+  (`is_unknown`; the rule is trainer/evaluation/openset.py's `decide`, baked into the graph).
 - `metadata`: input `rows` int32 [N] (values ignored); output `model_info` string [N], each
   row `ModelInfo` as JSON. It takes an input and answers per row only because TF Serving's
   batching (`--enable_batching`) refuses a call without an input tensor and splits every
@@ -25,6 +27,9 @@ METADATA_SIGNATURE = "metadata"
 INPUT_KEY = "faces"
 PROBABILITIES_KEY = "probabilities"
 EMBEDDING_KEY = "embedding"
+CLASS_SCORES_KEY = "class_scores"  # the Keras model's per-class scores (not exported)
+SCORE_KEY = "score"
+THRESHOLD_KEY = "threshold"
 METADATA_INPUT_KEY = "rows"
 MODEL_INFO_KEY = "model_info"
 MODEL_INFO_FILE = "model_info.json"
@@ -38,7 +43,8 @@ class ModelInfo:
     class_names: tuple[str, ...]
     preprocess: PreprocessSpec = PreprocessSpec()
     detector: DetectorParams = DetectorParams()
-    unknown_threshold: float = 0.0
+    unknown_threshold: float = 0.0  # the pooled threshold; a person's own is in class_thresholds
+    class_thresholds: tuple[float, ...] = ()  # per class; empty: unknown_threshold for every class
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +52,12 @@ class ModelInfo:
             raise ValueError("a model needs at least one class name")
         if UNKNOWN_LABEL in self.class_names:
             raise ValueError(f"'{UNKNOWN_LABEL}' is reserved and cannot be a class name")
+        if self.class_thresholds and len(self.class_thresholds) != len(self.class_names):
+            raise ValueError(f"{len(self.class_thresholds)} class thresholds for {len(self.class_names)} classes")
+
+    def thresholds(self) -> tuple[float, ...]:
+        """Each class's unknown threshold, in class order."""
+        return self.class_thresholds or (self.unknown_threshold,) * len(self.class_names)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -58,6 +70,7 @@ class ModelInfo:
             "preprocess": self.preprocess.to_dict(),
             "detector": self.detector.to_dict(),
             "unknown_threshold": self.unknown_threshold,
+            "class_thresholds": list(self.class_thresholds),
             "extra": self.extra,
         }
 
@@ -76,8 +89,14 @@ class ModelInfo:
             preprocess=PreprocessSpec.from_dict(values.get("preprocess", {})),
             detector=DetectorParams.from_dict(values.get("detector", {})),
             unknown_threshold=float(values.get("unknown_threshold", 0.0)),
+            class_thresholds=tuple(float(v) for v in values.get("class_thresholds", ())),
             extra=dict(values.get("extra", {})),
         )
+
+
+def is_unknown(score, threshold) -> np.ndarray:
+    """The open-set decision on the serving signature's `score` and `threshold` outputs [N]."""
+    return np.asarray(score) < np.asarray(threshold)
 
 
 def metadata_inputs() -> dict[str, np.ndarray]:

@@ -29,7 +29,7 @@ def predict():
     _count(state.metrics, result.faces)
     timings = {**result.timings_ms, "total": round((time.perf_counter() - started) * 1000.0, 3)}
     return {
-        "model": {"name": served.name, "version": served.version},
+        "model": {"name": served.name, "version": served.version, "unknown_threshold": served.info.unknown_threshold},
         "image": {"width": result.width, "height": result.height},
         "faces": result.faces,
         "timings_ms": timings,

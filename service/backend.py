@@ -7,11 +7,12 @@ factory (service/app.py) from SERVING_BACKEND.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from facecore.modelinfo import ModelInfo
+from facecore.modelinfo import PROBABILITIES_KEY, SCORE_KEY, THRESHOLD_KEY, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,20 @@ class ServedModel:
 
 @dataclass(frozen=True)
 class Scores:
-    """Class probabilities [N, C] and the version that computed them."""
+    """What the model says about N faces, and the version that said it: class probabilities
+    [N, C], and the open-set rule's score and threshold [N] (unknown: score < threshold)."""
+
+    OUTPUTS: ClassVar[tuple[str, ...]] = (PROBABILITIES_KEY, SCORE_KEY, THRESHOLD_KEY)
 
     probabilities: np.ndarray
+    score: np.ndarray
+    threshold: np.ndarray
     version: int
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, np.ndarray], version: int) -> "Scores":
+        """From the serving signature's outputs (OUTPUTS)."""
+        return cls(outputs[PROBABILITIES_KEY], outputs[SCORE_KEY], outputs[THRESHOLD_KEY], version)
 
 
 class ModelBackend(Protocol):

@@ -15,7 +15,7 @@ import numpy as np
 
 from facecore.detect import Box, DetectorParams, FaceDetector
 from facecore.images import decode_image
-from facecore.modelinfo import UNKNOWN_LABEL, ModelInfo
+from facecore.modelinfo import UNKNOWN_LABEL, ModelInfo, is_unknown
 from facecore.preprocess import PreprocessSpec, crop_face, model_inputs
 from service.backend import ModelBackend, Scores, ServedModel
 
@@ -67,17 +67,18 @@ def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options()
     return PreparedFaces(boxes, face_batch(rgb, boxes, info.preprocess))
 
 
-def label_faces(probabilities: np.ndarray, info: ModelInfo, top_k: int) -> list[dict]:
-    """Label, probability, unknown flag and top-k for each row of probabilities [N, C]."""
+def label_faces(scores: Scores, info: ModelInfo, top_k: int) -> list[dict]:
+    """Label, probability, open-set score, unknown flag and top-k for each face. An unknown face
+    is labelled "unknown"; its top-k still names the nearest known people."""
     faces = []
-    for row in probabilities:
+    unknown = is_unknown(scores.score, scores.threshold)
+    for row, score, stranger in zip(scores.probabilities, scores.score, unknown):
         order = np.argsort(row)[::-1][: max(1, top_k)]
-        best = float(row[order[0]])
-        unknown = best < info.unknown_threshold
         faces.append({
-            "label": UNKNOWN_LABEL if unknown else info.class_names[order[0]],
-            "probability": best,
-            "unknown": unknown,
+            "label": UNKNOWN_LABEL if stranger else info.class_names[order[0]],
+            "probability": float(row[order[0]]),
+            "score": float(score),
+            "unknown": bool(stranger),
             "top_k": [{"label": info.class_names[i], "probability": float(row[i])} for i in order],
         })
     return faces
@@ -99,7 +100,7 @@ class Recognizer:
             rgb = decode_image(data, self._max_pixels)
         served = self._backend.current()
         prepared, scores, served = self._prepare_and_infer(rgb, served, options, timings)
-        faces = label_faces(scores.probabilities, served.info, options.top_k) if scores else []
+        faces = label_faces(scores, served.info, options.top_k) if scores else []
         for face, box in zip(faces, prepared.boxes):
             face["box"] = box.to_dict()
         return Recognition(served, rgb.shape[1], rgb.shape[0], [_ordered(f) for f in faces], timings)
@@ -153,5 +154,5 @@ def _preprocessing(info: ModelInfo) -> tuple:
 
 
 def _ordered(face: dict) -> dict:
-    keys = ("box", "label", "probability", "unknown", "top_k")
+    keys = ("box", "label", "probability", "score", "unknown", "top_k")
     return {key: face[key] for key in keys}

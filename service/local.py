@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from facecore.modelinfo import INPUT_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, read_model_info
+from facecore.modelinfo import INPUT_KEY, SERVING_SIGNATURE, read_model_info
 from facecore.versions import SAVED_MODEL_FILE, complete_versions
 from service.backend import Scores, ServedModel
 from service.errors import ModelServerError, ModelUnavailable, NotReady
@@ -67,7 +67,7 @@ class LocalBackend:
             code = CODE_NAMES.get(exc.error_code, "UNKNOWN")
             self._metrics.model_server_errors.labels(code).inc()
             raise ModelServerError(f"the model failed: {code}: {exc.message}") from None
-        return Scores(outputs[PROBABILITIES_KEY].numpy(), served.version)  # [N, C]
+        return Scores.from_outputs({key: outputs[key].numpy() for key in Scores.OUTPUTS}, served.version)
 
     def check_ready(self) -> ServedModel:
         try:

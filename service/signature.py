@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from facecore.modelinfo import (
-    INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE,
-    ModelInfo,
+    INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SCORE_KEY,
+    SERVING_SIGNATURE, THRESHOLD_KEY, ModelInfo,
 )
 from facecore.tensors import dtype_name
 
@@ -28,6 +28,10 @@ def signature_problems(signatures: SignatureDefs, info: ModelInfo) -> list[str]:
     problems = _tensor_problems(serving.inputs, INPUT_KEY, "DT_FLOAT", (-1, size, size, 1), "input")
     problems += _tensor_problems(serving.outputs, PROBABILITIES_KEY, "DT_FLOAT",
                                  (-1, len(info.class_names)), "output")
+    rule = [problem for key in (SCORE_KEY, THRESHOLD_KEY)
+            for problem in _tensor_problems(serving.outputs, key, "DT_FLOAT", (-1,), "output")]
+    if rule:  # models exported before the open-set rule moved into the SavedModel
+        problems += rule + ["the model carries no unknown-face rule: retrain and publish it with this trainer"]
     extra = sorted(set(serving.inputs) - {INPUT_KEY})
     if extra:
         problems.append(f"the model also expects input(s) {', '.join(extra)} that the service does not send")

@@ -11,7 +11,7 @@ import grpc
 import numpy as np
 
 from facecore.modelinfo import (
-    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo,
+    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, SERVING_SIGNATURE, ModelInfo,
     info_from_output, metadata_inputs,
 )
 from facecore.tensors import to_array
@@ -69,10 +69,10 @@ class TFServingBackend:
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
         request = self._api.predict_request(self._spec(SERVING_SIGNATURE, version),
-                                            {INPUT_KEY: faces}, [PROBABILITIES_KEY])  # [N, S, S, 1] float32
+                                            {INPUT_KEY: faces}, list(Scores.OUTPUTS))  # [N, S, S, 1] float32
         response = self._call(self._predict, request)
-        probabilities = to_array(response.outputs[PROBABILITIES_KEY])  # [N, C]
-        return Scores(probabilities, response.model_spec.version.value)
+        return Scores.from_outputs({key: to_array(response.outputs[key]) for key in Scores.OUTPUTS},
+                                   response.model_spec.version.value)
 
     def close(self) -> None:
         self._channel.close()

@@ -48,6 +48,7 @@ class PrepareConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+HEADS = ("cosine", "softmax")
 SCHEDULES = ("constant", "step", "exponential", "inverse_time", "cosine")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "float32", "mixed_float16")
@@ -71,8 +72,14 @@ class ModelConfig:
     dropout: float = 0.2
     l2: float = 0.0  # L2 penalty on conv and dense kernels (coupled weight decay)
     flip_average: bool = True  # the exported model averages each face with its mirror image
+    head: str = "cosine"  # cosine: CosFace head, scores are cosine similarities; softmax: dense + softmax
+    cosine_scale: float = 30.0  # cosine head: logits = scale * similarity
+    cosine_margin: float = 0.35  # cosine head: additive margin on the true person's similarity
 
     def __post_init__(self) -> None:
+        _check_choice("model", "head", self.head, HEADS)
+        if self.cosine_scale <= 0 or not 0.0 <= self.cosine_margin < 1.0:
+            raise ValueError(f"[model] cosine_scale must be > 0 and cosine_margin in [0, 1): {self}")
         if min(self.width, self.depth, self.convs_per_block, self.embedding_size) < 1:
             raise ValueError(f"[model] width, depth, convs_per_block, embedding_size must be >= 1: {self}")
         if not 0.0 <= self.dropout < 1.0 or self.l2 < 0:
@@ -133,19 +140,23 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class OpenSetConfig:
-    """How the unknown-face threshold on the top class probability is chosen.
+    """How the per-person unknown thresholds are chosen (trainer/evaluation/openset.py).
 
-    Without strangers: the highest threshold that still accepts `known_accept` of the
-    validation faces. With strangers: the threshold that maximises known faces accepted plus
-    strangers rejected, among those accepting at least `min_known_accept` of known faces.
+    Each person's threshold accepts about `known_accept` of that person's validation faces the
+    model names right, shrunk toward the pooled threshold with the weight of `prior_faces`
+    faces. With strangers, the acceptance is chosen between `min_known_accept` and
+    `known_accept` to maximise known faces named right plus strangers rejected.
     """
 
     known_accept: float = 0.95
-    min_known_accept: float = 0.90
+    min_known_accept: float = 0.93
+    prior_faces: float = 5.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.min_known_accept <= 1.0 or not 0.0 < self.known_accept <= 1.0:
-            raise ValueError(f"[openset] known_accept and min_known_accept must be in (0, 1]: {self}")
+        if not 0.0 < self.min_known_accept <= self.known_accept <= 1.0:
+            raise ValueError(f"[openset] need 0 < min_known_accept <= known_accept <= 1: {self}")
+        if self.prior_faces < 0:
+            raise ValueError(f"[openset] prior_faces must be >= 0: {self}")
 
 
 @dataclass(frozen=True)

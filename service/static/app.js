@@ -55,36 +55,76 @@ function drawPhoto(bitmap) {
   canvas.getContext("2d").drawImage(bitmap, 0, 0);
 }
 
-function drawFace(context, face, lineWidth) {
+function drawFace(context, face, lineWidth, placed) {
   const { x, y, width, height } = face.box;
   const colour = face.unknown ? UNKNOWN_COLOUR : KNOWN_COLOUR;
-  const text = `${face.label} ${Math.round(face.probability * 100)}%`;
   context.strokeStyle = colour;
   context.lineWidth = lineWidth;
   context.strokeRect(x, y, width, height);
   const fontSize = Math.max(12, Math.round(lineWidth * 6));
   context.font = `${fontSize}px system-ui, sans-serif`;
-  const textWidth = context.measureText(text).width + lineWidth * 2;
-  const top = y >= fontSize + lineWidth ? y - fontSize - lineWidth : y + height;
+  const text = faceText(face);
+  const size = { width: context.measureText(text).width + lineWidth * 2, height: fontSize + lineWidth };
+  const label = placeLabel(face.box, size, placed);
+  placed.push(label);
   context.fillStyle = colour;
-  context.fillRect(x - lineWidth / 2, top, textWidth, fontSize + lineWidth);
+  context.fillRect(label.x, label.y, label.width, label.height);
   context.fillStyle = "#ffffff";
   context.textBaseline = "top";
-  context.fillText(text, x + lineWidth / 2, top + lineWidth / 2);
+  context.fillText(text, label.x + lineWidth, label.y + lineWidth / 2);
+}
+
+// "name 87%", or for an unknown face "unknown (nearest name 41%)".
+function faceText(face) {
+  const percent = (value) => `${Math.round(value * 100)}%`;
+  if (!face.unknown) {
+    return `${face.label} ${percent(face.probability)}`;
+  }
+  const nearest = face.top_k && face.top_k.length ? face.top_k[0] : null;
+  return nearest ? `${face.label} (${nearest.label}?)` : face.label;
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+// Where a face's label goes: above its box, else below it, else the nearest free row that
+// keeps it on the canvas; never over a label already drawn (faces in a group photo are close).
+function placeLabel(box, size, placed) {
+  const x = Math.max(0, Math.min(box.x, canvas.width - size.width));
+  const fits = (top) => top >= 0 && top + size.height <= canvas.height;
+  const free = (top) => !placed.some((other) => overlaps(other, { x, y: top, ...size }));
+  const preferred = [box.y - size.height, box.y + box.height, box.y];
+  const rows = Math.ceil(canvas.height / size.height);
+  const others = [];
+  for (let step = 1; step <= rows; step += 1) {
+    others.push(box.y - size.height * (step + 1), box.y + box.height + size.height * step);
+  }
+  const top = [...preferred, ...others].find((candidate) => fits(candidate) && free(candidate));
+  const fallback = Math.max(0, Math.min(box.y - size.height, canvas.height - size.height));
+  return { x, y: top === undefined ? fallback : top, ...size };
 }
 
 function drawFaces(faces) {
   const context = canvas.getContext("2d");
   const lineWidth = Math.max(2, Math.round(Math.max(canvas.width, canvas.height) / 300));
-  faces.forEach((face) => drawFace(context, face, lineWidth));
+  const placed = [];
+  faces.forEach((face) => drawFace(context, face, lineWidth, placed));
   canvas.dataset.faces = String(faces.length);
+  canvas.dataset.labels = JSON.stringify(placed);
 }
 
-function listFaces(faces) {
+function listFaces(faces, threshold) {
   faceList.replaceChildren(...faces.map((face) => {
     const item = document.createElement("li");
-    const others = face.top_k.slice(1).map((s) => `${s.label} ${(s.probability * 100).toFixed(1)}%`).join(", ");
-    item.textContent = `${face.label} (${(face.probability * 100).toFixed(1)}%)` + (others ? ` · then ${others}` : "");
+    const shown = (s) => `${s.label} ${(s.probability * 100).toFixed(1)}%`;
+    if (face.unknown) {
+      const nearest = face.top_k.length ? ` · nearest known: ${face.top_k.map(shown).join(", ")}` : "";
+      item.textContent = `unknown (score ${face.score.toFixed(3)} below ${threshold.toFixed(3)})${nearest}`;
+    } else {
+      const others = face.top_k.slice(1).map(shown).join(", ");
+      item.textContent = `${face.label} (${(face.probability * 100).toFixed(1)}%)` + (others ? ` · then ${others}` : "");
+    }
     item.className = face.unknown ? "unknown" : "";
     return item;
   }));
@@ -116,7 +156,7 @@ form.addEventListener("submit", async (event) => {
     }
     drawPhoto(bitmap);
     drawFaces(answer.faces);
-    listFaces(answer.faces);
+    listFaces(answer.faces, answer.model.unknown_threshold);
     showStatus(summary(answer), "done");
   } catch (error) {
     showStatus(error.message || String(error), "error");

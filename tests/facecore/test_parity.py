@@ -2,14 +2,14 @@
 the same model input and the same probabilities."""
 
 import shutil
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from facecore.images import decode_image
-from facecore.modelinfo import ModelInfo
+from facecore.modelinfo import CLASS_SCORES_KEY, SCORE_KEY, THRESHOLD_KEY, ModelInfo
 from facecore.detect import DetectorParams
 from service.inference import prepare_faces
 from trainer.data import manifest as manifest_io
@@ -18,20 +18,10 @@ from trainer.publishing.export import export_model
 from trainer.model.network import build_model
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.data.preparation import prepare
+from trainer.evaluation.openset import decide
+from photos import PARITY_PHOTOS, photo_paths
 
 pytestmark = pytest.mark.slow
-
-PHOTOS = {
-    "lfw": ("lfw-known", "Kofi_Annan", "Kofi_Annan_0001.jpg"),
-    "large": ("test-photos", "one_face", "obama.jpg"),  # detected downscaled
-    "png": ("test-photos", "one_face", "astronaut.png"),
-}
-
-
-def photo_paths(face_data: Path) -> dict[str, Path]:
-    """The parity photos under the shared data folder, by person."""
-    return {person: face_data.joinpath(*parts) for person, parts in PHOTOS.items()}
-
 
 @pytest.fixture(scope="module")
 def trainer_side(face_data, tmp_path_factory):
@@ -54,21 +44,26 @@ def trainer_side(face_data, tmp_path_factory):
 
 def test_service_input_equals_training_input(trainer_side):
     data, by_person, info, _ = trainer_side
-    assert set(by_person) == set(PHOTOS)
-    for person, (_, _, name) in PHOTOS.items():
+    assert set(by_person) == set(PARITY_PHOTOS)
+    for person, (_, _, name) in PARITY_PHOTOS.items():
         served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch
         assert served.shape[1:] == by_person[person].shape
         assert np.max(np.abs(served[0] - by_person[person])) <= 1e-6, person
 
 
-def test_same_probabilities_through_the_exported_model(trainer_side, tmp_path):
+def test_same_probabilities_and_unknown_decision_through_the_exported_model(trainer_side, tmp_path):
+    """The exported model's probabilities, score and threshold equal what `trainer evaluate`
+    computes from the Keras model with the same per-person thresholds."""
     data, by_person, info, config = trainer_side
     keras_model = build_model(config.model, info.preprocess.input_size, len(info.class_names))
-    export_model(keras_model, info, tmp_path / "1")
+    thresholds = tuple(np.linspace(-0.2, 0.2, len(info.class_names)))  # every person their own
+    export_model(keras_model, replace(info, class_thresholds=thresholds), tmp_path / "1")
     serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
-    for person, (_, _, name) in PHOTOS.items():
-        served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch[:1]
-        trained = by_person[person][None]
-        p_served = serve(faces=tf.constant(served))["probabilities"].numpy()
-        p_trained = keras_model(trained, training=False)["probabilities"].numpy()
-        np.testing.assert_allclose(p_served, p_trained, atol=1e-6)
+    for person, (_, _, name) in PARITY_PHOTOS.items():
+        served = serve(faces=tf.constant(
+            prepare_faces(decode_image((data / person / name).read_bytes()), info).batch[:1]))
+        trained = keras_model(by_person[person][None], training=False)
+        np.testing.assert_allclose(served["probabilities"].numpy(), trained["probabilities"].numpy(), atol=1e-6)
+        score, threshold = decide(trained[CLASS_SCORES_KEY], thresholds)
+        np.testing.assert_allclose(served[SCORE_KEY].numpy(), score.numpy(), atol=1e-6)
+        np.testing.assert_allclose(served[THRESHOLD_KEY].numpy(), threshold.numpy(), atol=1e-6)

@@ -25,10 +25,11 @@ def assert_problem(response, status: int, slug: str) -> dict:
 
 
 def check_answer(body: dict, faces: int, label: str = "bob") -> None:
-    assert body["model"] == {"name": "faces", "version": 1}
+    assert body["model"] == {"name": "faces", "version": 1, "unknown_threshold": 0.5}
     assert len(body["faces"]) == faces
     for face in body["faces"]:
-        assert set(face) == {"box", "label", "probability", "unknown", "top_k"}
+        assert set(face) == {"box", "label", "probability", "score", "unknown", "top_k"}
+        assert face["score"] == pytest.approx(face["probability"])  # a softmax model: score = top probability
         assert face["label"] == label and face["unknown"] is False
         assert face["probability"] == pytest.approx(0.9526, abs=1e-3)
         assert face["top_k"][0] == {"label": label, "probability": face["probability"]}
@@ -99,7 +100,7 @@ def test_unknown_below_threshold(make_app, local_config, exported, tmp_path, pho
     client = make_app(replace(local_config, model_base_path=tmp_path / "other")).test_client()
     face = client.post("/v1/predict", data=photos["one"], content_type="image/jpeg").get_json()["faces"][0]
     assert face["label"] == "unknown" and face["unknown"] is True
-    assert face["top_k"][0]["label"] == "bob" and face["probability"] < 0.99
+    assert face["top_k"][0]["label"] == "bob" and face["score"] == face["probability"] < 0.99
 
 
 def test_models(client):

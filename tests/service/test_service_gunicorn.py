@@ -56,7 +56,7 @@ def test_predicts_and_counts_across_workers(stack, photos):
     for _ in range(8):
         response = post_photo(url, photos["three"])
         assert response.status_code == 200
-        assert response.json()["model"] == {"name": "faces", "version": 1}
+        assert response.json()["model"] == {"name": "faces", "version": 1, "unknown_threshold": 0.5}
         assert len(response.json()["faces"]) == 3
     multipart = requests.post(url + "/v1/predict", files={"image": ("p.jpg", photos["one"], "image/jpeg")}, timeout=30)
     assert multipart.status_code == 200 and len(multipart.json()["faces"]) == 1

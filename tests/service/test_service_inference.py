@@ -11,6 +11,7 @@ from facecore.detect import DetectorParams, FaceDetector
 from facecore.images import decode_image
 from facecore.modelinfo import ModelInfo
 from facecore.preprocess import PreprocessSpec
+from service.backend import Scores
 from service.inference import Options, label_faces, prepare_faces
 
 INFO = ModelInfo(("alice", "bob", "carol"), unknown_threshold=0.5)
@@ -44,13 +45,19 @@ def test_detector_comes_from_the_model_info(photos):
     assert prepare_faces(rgb, blind, detector=FaceDetector(DetectorParams())).boxes
 
 
-def test_label_faces_threshold_and_top_k():
-    probabilities = np.array([[0.1, 0.8, 0.1], [0.4, 0.35, 0.25]], np.float32)
-    faces = label_faces(probabilities, INFO, top_k=2)
+def test_label_faces_follow_the_models_score_and_threshold():
+    probabilities = np.array([[0.1, 0.8, 0.1], [0.4, 0.35, 0.25], [0.2, 0.7, 0.1]], np.float32)
+    # The model's rule decides (score < threshold), not the probability: the third face has a
+    # high probability yet a score below its person's threshold.
+    scores = Scores(probabilities, score=np.array([0.9, 0.2, 0.5], np.float32),
+                    threshold=np.array([0.6, 0.3, 0.55], np.float32), version=1)
+    faces = label_faces(scores, INFO, top_k=2)
     assert faces[0]["label"] == "bob" and faces[0]["unknown"] is False
+    assert faces[0]["score"] == pytest.approx(0.9) and faces[0]["probability"] == pytest.approx(0.8)
     assert faces[1]["label"] == "unknown" and faces[1]["unknown"] is True
-    assert [s["label"] for s in faces[1]["top_k"]] == ["alice", "bob"]
-    assert len(label_faces(probabilities, INFO, top_k=10)[0]["top_k"]) == 3
+    assert [s["label"] for s in faces[1]["top_k"]] == ["alice", "bob"]  # the nearest known people
+    assert faces[2]["label"] == "unknown" and faces[2]["score"] == pytest.approx(0.5)
+    assert len(label_faces(scores, INFO, top_k=10)[0]["top_k"]) == 3
 
 
 @pytest.mark.data

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+from dataclasses import replace
 
 import pytest
 import requests
+from werkzeug.serving import make_server
+
+from exported_models import copy_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 KNOWN_COLOUR = (0x16, 0xA3, 0x4A)  # service/static/app.js KNOWN_COLOUR
+UNKNOWN_COLOUR = (0xD9, 0x77, 0x06)  # service/static/app.js UNKNOWN_COLOUR
+SEVEN = ("test-photos", "multi_face", "seven_people_voc2008_004176.jpg")  # close faces in a row
 
 
 @pytest.fixture
@@ -103,3 +111,56 @@ def test_any_failure_is_a_readable_message(browser, served_url, tmp_path, route,
     notes.write_text("not a photo at all\n")
     state, text, errors = submit(browser, served_url, notes, route)
     assert (state, errors) == ("error", []) and expected in text and len(text) > len(expected)
+
+
+def upload(browser, url: str, photo, shot) -> tuple:
+    """Upload on the page; (page, labels drawn [{x, y, width, height}], list lines)."""
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.set_input_files("input[name=image]", str(photo))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#status[data-state=done]", timeout=30_000)
+    page.screenshot(path=str(shot), full_page=True)
+    return page, json.loads(page.get_attribute("#photo", "data-labels")), page.locator("#faces li").all_text_contents()
+
+
+def overlapping(labels: list[dict]) -> list[tuple[int, int]]:
+    return [(i, j) for i, a in enumerate(labels) for j, b in enumerate(labels[i + 1:], i + 1)
+            if a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]]
+
+
+def test_labels_of_a_group_photo_never_overlap(browser, served_url, face_data, tmp_path):
+    photo = face_data.joinpath(*SEVEN)
+    faces = requests.post(served_url + "/v1/predict", data=photo.read_bytes(),
+                          headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
+    page, labels, _ = upload(browser, served_url, photo, tmp_path / "group.png")
+    assert len(labels) == len(faces) >= 5
+    assert overlapping(labels) == []
+    width, height = page.evaluate("(({width, height}) => [width, height])(document.getElementById('photo'))")
+    for label in labels:
+        assert 0 <= label["x"] and label["x"] + label["width"] <= width + 1
+        assert 0 <= label["y"] and label["y"] + label["height"] <= height + 1
+
+
+def test_unknown_faces_are_drawn_in_their_own_colour(browser, make_app, local_config, exported, face_data,
+                                                      tmp_path):
+    copy_version(exported["unknown"], tmp_path / "other" / "faces", 1)  # every face below its threshold
+    app = make_app(replace(local_config, model_base_path=tmp_path / "other"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        photo = face_data / "test-photos" / "multi_face" / "three_people_voc2008_002506.jpg"
+        faces = requests.post(url + "/v1/predict", data=photo.read_bytes(),
+                              headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
+        page, labels, lines = upload(browser, url, photo, tmp_path / "unknown.png")
+    finally:
+        server.shutdown()
+    assert faces and all(face["unknown"] for face in faces)
+    assert overlapping(labels) == []
+    for face in faces:
+        box = face["box"]
+        left_edge = canvas_pixel(page, box["x"], box["y"] + box["height"] // 2)
+        assert all(abs(a - b) <= 8 for a, b in zip(left_edge, UNKNOWN_COLOUR)), (box, left_edge)
+    assert all(line.startswith("unknown (score ") and "nearest known: bob" in line for line in lines), lines

@@ -33,7 +33,7 @@ def test_predict_through_tfserving(tfs_client, photos):
     response = predict(tfs_client, photos["three"])
     assert response.status_code == 200
     body = response.get_json()
-    assert body["model"] == {"name": "faces", "version": 1}
+    assert body["model"] == {"name": "faces", "version": 1, "unknown_threshold": 0.5}
     assert [face["label"] for face in body["faces"]] == ["bob"] * 3
     assert tfs_client.get("/readyz").status_code == 200
 
@@ -148,7 +148,7 @@ def test_standin_predict_batch(stubs):
     assert response.model_spec.version.value == 1
     assert response.model_spec.signature_name == "serving_default"
     assert tf.make_ndarray(response.outputs["probabilities"]).shape == (3, 3)
-    assert set(response.outputs) == {"probabilities", "embedding"}
+    assert set(response.outputs) == {"probabilities", "embedding", "score", "threshold"}
 
 
 def test_standin_error_codes(stubs):

@@ -20,7 +20,7 @@ from facecore.modelinfo import ModelInfo
 from service.config import Config
 from facecore.tensors import fill_tensor
 from facecore.tfserving_api import API_MODULES, PATH_VARIABLE, ApiMissing, load_api, write_descriptors
-from test_parity import photo_paths
+from photos import photo_paths
 from processes import deployed_batching
 from tfserving_standin import StandIn
 

@@ -61,3 +61,16 @@ def blank(size: int = 200) -> bytes:
     """A photo with no face: a smooth grey gradient."""
     ramp = np.tile(np.linspace(40, 220, size, dtype=np.uint8), (size, 1))
     return encode(Image.fromarray(np.stack([ramp] * 3, axis=2)), "PNG")
+
+
+# The parity tests' photos (shared data folder parts), by the person name they are prepared as.
+PARITY_PHOTOS = {
+    "lfw": ("lfw-known", "Kofi_Annan", "Kofi_Annan_0001.jpg"),
+    "large": ("test-photos", "one_face", "obama.jpg"),  # detected downscaled
+    "png": ("test-photos", "one_face", "astronaut.png"),
+}
+
+
+def photo_paths(face_data: Path) -> dict[str, Path]:
+    """The parity photos under the shared data folder, by person."""
+    return {person: face_data.joinpath(*parts) for person, parts in PARITY_PHOTOS.items()}

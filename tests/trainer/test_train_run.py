@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecore.modelinfo import PROBABILITIES_KEY, SERVING_SIGNATURE
+from facecore.modelinfo import CLASS_SCORES_KEY, PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY
 from trainer.publishing import registry
 from trainer.commands import main as trainer_main
 from trainer.configs import TINY_CONFIG
@@ -55,8 +55,11 @@ def test_run_publishes_version_one_with_report_and_config(published):
     for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix", "class_names", "unknown_threshold"):
         assert key in report
     assert json.loads((version / registry.CONFIG_FILE).read_text())["preprocess"]["input_size"] == 32
+    assert len(report["class_thresholds"]) == len(report["class_names"])
+    assert report["openset"]["known_accept"] == 0.95  # no strangers: the configured acceptance
+    assert [p["known_accept"] for p in report["openset"]["curve"]][::25] == [0.5, 0.75, 1.0]
     run = only_run(work)
-    for name in ("model.keras", "history.csv", "curves.png", "confusion.png", "config.json"):
+    for name in ("model.keras", "history.csv", "curves.png", "confusion.png", "openset.png", "config.json"):
         assert (run / name).exists(), name
     assert list((run / "tensorboard" / "train").iterdir())
 
@@ -84,6 +87,13 @@ def test_saved_model_matches_keras_model_and_manifest(published):
     trained = keras.models.load_model(only_run(work) / "model.keras")(faces, training=False)
     np.testing.assert_allclose(served[PROBABILITIES_KEY].numpy(), trained[PROBABILITIES_KEY].numpy(), atol=1e-5)
     assert served["embedding"].shape == (faces.shape[0], 16)
+    # The open-set rule travels inside the SavedModel: the cosine head's best similarity, and the
+    # per-person threshold the evaluation calibrated for the person it is nearest to.
+    similarity = trained[CLASS_SCORES_KEY].numpy()
+    np.testing.assert_allclose(served[SCORE_KEY].numpy(), similarity.max(axis=1), atol=1e-5)
+    nearest = similarity.argmax(axis=1)
+    np.testing.assert_allclose(served[THRESHOLD_KEY].numpy(), np.asarray(info.class_thresholds)[nearest], atol=1e-6)
+    assert len(info.class_thresholds) == len(info.class_names) and info.extra["openset"]["known_accept"] == 0.95
 
 
 def test_publish_gate_refuses_then_force_publishes(published, capsys):
@@ -136,6 +146,7 @@ def test_evaluate_a_published_model_on_a_photo_folder(published, face_data, tmp_
     report = json.loads((out / "report.json").read_text())
     assert report["known_people"] == ["elton_john", "madonna"]
     assert report["strangers"] == [stranger.name]
-    assert report["openset"]["strangers"] > 0 and 0.0 <= report["openset"]["strangers_rejected"] <= 1.0
-    assert report["openset"]["known_faces"] == report["support"]
+    photos = report["openset"]["photos"]  # decided by the model's own exported rule
+    assert photos["strangers"] > 0 and 0.0 <= photos["strangers_rejected"] <= 1.0
+    assert photos["known_faces"] == report["support"]
     assert (out / "confusion.png").exists()

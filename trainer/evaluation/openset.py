@@ -1,63 +1,138 @@
-"""Open-set recognition: a threshold on the top class probability below which a face is unknown."""
+"""Open-set recognition: which faces belong to none of the known people.
+
+The rule (`decide`, TensorFlow ops) is exported inside the SavedModel, so TF Serving, the
+service's local backend and `trainer evaluate` run the same ops: a face's score is its highest
+class score (the cosine similarity to the nearest person's centre for the cosine head, the top
+probability for the softmax head) and its threshold is that person's own; the face is unknown
+when its score is below its threshold (`facecore.modelinfo.is_unknown`). Every output is per
+face, so TF Serving's batching can split them.
+
+Calibration (NumPy): each person's threshold is the (1 - q) quantile of the scores of that
+person's validation faces the model names right, shrunk toward the pooled quantile with the
+weight of `prior_faces` faces (a person has a handful of validation faces; a lone quantile of
+five would be noise). q is `known_accept` without strangers; with strangers, the q between
+`min_known_accept` and `known_accept` that maximises known faces named right plus calibration
+strangers rejected. Strangers are split by person (`stranger_split`): the people of the test
+part never take part in calibration, so their rejection rate is honest.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import hashlib
+import math
+from dataclasses import dataclass
 
+import numpy as np
+import tensorflow as tf
+
+from facecore.modelinfo import is_unknown
 from trainer.config import OpenSetConfig
 
-
-def accepted_share(scores: np.ndarray, threshold: float) -> float:
-    """Share of faces whose top probability reaches the threshold (0 for no faces)."""
-    scores = np.asarray(scores)
-    return float(np.mean(scores >= threshold)) if scores.size else 0.0
+SPLIT_SEED = "faceid-openset-v1"
+CURVE_ACCEPT = tuple(round(q, 3) for q in np.linspace(0.5, 1.0, 51))
 
 
-def quantile_threshold(known: np.ndarray, accept: float) -> float:
-    """The highest threshold that accepts at least `accept` of the known faces."""
-    ordered = np.sort(np.asarray(known, np.float64))
-    if ordered.size == 0:
-        return 0.0
-    rejected = int(np.floor((1.0 - accept) * ordered.size + 1e-9))
-    return float(ordered[min(rejected, ordered.size - 1)])
+def decide(class_scores, thresholds):
+    """(score [N], threshold [N]) of class scores [N, C] under per-person thresholds [C]."""
+    class_scores = tf.convert_to_tensor(class_scores, tf.float32)
+    nearest = tf.argmax(class_scores, axis=1, output_type=tf.int32)
+    score = tf.reduce_max(class_scores, axis=1)
+    return score, tf.gather(tf.convert_to_tensor(thresholds, tf.float32), nearest)
 
 
-def separating_threshold(known: np.ndarray, strangers: np.ndarray, min_accept: float) -> float:
-    """The threshold maximising known accepted + strangers rejected, keeping `min_accept`."""
-    known, strangers = np.asarray(known, np.float64), np.asarray(strangers, np.float64)
-    candidates = np.unique(np.concatenate([known, strangers, [0.0]]))
-    best, best_score = 0.0, -1.0
-    for threshold in candidates:
-        kept = accepted_share(known, threshold)
-        if kept < min_accept:
-            break  # candidates ascend, so acceptance only falls from here
-        score = kept + 1.0 - accepted_share(strangers, threshold)
-        if score >= best_score:  # on a tie, the stricter threshold
-            best, best_score = float(threshold), score
-    return best
+@dataclass(frozen=True)
+class Faces:
+    """Class scores [N, C] of some faces and their true labels [N] (-1: a stranger)."""
+
+    class_scores: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.class_scores.argmax(axis=1) if len(self.class_scores) else np.zeros(0, np.int64)
+
+    def select(self, mask: np.ndarray) -> "Faces":
+        return Faces(self.class_scores[mask], self.labels[mask])
 
 
-def calibrate(known: np.ndarray, strangers: np.ndarray | None, config: OpenSetConfig) -> float:
-    """The unknown threshold from validation faces' top probabilities (and strangers', if any)."""
-    if strangers is None or len(strangers) == 0:
-        return quantile_threshold(known, config.known_accept)
-    return separating_threshold(known, strangers, config.min_known_accept)
+def stranger_split(names, seed: str = SPLIT_SEED) -> tuple[set[str], set[str]]:
+    """People (folder names) for calibration and for the test: half each, by a hash of the name."""
+    ordered = sorted(names, key=lambda name: hashlib.sha256(f"{seed}:{name}".encode()).hexdigest())
+    half = math.ceil(len(ordered) / 2)
+    return set(ordered[:half]), set(ordered[half:])
 
 
-def rates(threshold: float, probabilities: np.ndarray, labels: np.ndarray | None = None,
-          stranger_probabilities: np.ndarray | None = None) -> dict:
-    """Known faces accepted (and accepted as the right person), strangers rejected."""
-    result = {"threshold": threshold}
-    probabilities = np.asarray(probabilities)
-    if probabilities.size:
-        top = probabilities.max(axis=1)
-        result["known_faces"] = int(len(top))
-        result["known_accepted"] = accepted_share(top, threshold)
-        if labels is not None:
-            right = probabilities.argmax(axis=1) == np.asarray(labels)
-            result["known_accepted_correct"] = float(np.mean((top >= threshold) & right))
-    if stranger_probabilities is not None and len(stranger_probabilities):
-        top = np.asarray(stranger_probabilities).max(axis=1)
-        result["strangers"] = int(len(top))
-        result["strangers_rejected"] = 1.0 - accepted_share(top, threshold)
+def pooled_threshold(validation: Faces, accept: float) -> float:
+    """The threshold accepting about `accept` of all validation faces named right."""
+    scores = _right_scores(validation)[0]
+    return float(np.quantile(scores, 1.0 - accept)) if scores.size else 0.0
+
+
+def person_thresholds(validation: Faces, num_classes: int, accept: float, prior_faces: float) -> np.ndarray:
+    """Per-person thresholds [C] accepting about `accept` of the validation faces named right."""
+    scores, people = _right_scores(validation)
+    pooled = pooled_threshold(validation, accept)
+    thresholds = np.full(num_classes, pooled)
+    for person in range(num_classes):
+        own = scores[people == person]
+        if own.size:
+            thresholds[person] = (own.size * np.quantile(own, 1.0 - accept) + prior_faces * pooled) / (
+                own.size + prior_faces)
+    return thresholds
+
+
+def _right_scores(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
+    right = faces.select(faces.predicted == faces.labels)
+    return (right.class_scores.max(axis=1) if len(right.labels) else np.zeros(0)), right.labels
+
+
+def figures(thresholds: np.ndarray, known: Faces, strangers: Faces | None = None) -> dict:
+    """Known faces accepted, accepted and named right; strangers rejected (rule applied here)."""
+    return rates(_unknown(known, thresholds), known.predicted == known.labels,
+                 _unknown(strangers, thresholds) if strangers is not None else None)
+
+
+def rates(known_unknown: np.ndarray, known_right: np.ndarray, strangers_unknown: np.ndarray | None = None) -> dict:
+    """The open-set figures from decisions already made (e.g. by an exported model)."""
+    result = {}
+    if len(known_unknown):
+        result.update(known_faces=int(len(known_unknown)), known_accepted=float(np.mean(~known_unknown)),
+                      known_accepted_correct=float(np.mean(~known_unknown & known_right)))
+    if strangers_unknown is not None and len(strangers_unknown):
+        result.update(strangers=int(len(strangers_unknown)), strangers_rejected=float(np.mean(strangers_unknown)))
     return result
+
+
+def _unknown(faces: Faces, thresholds: np.ndarray) -> np.ndarray:
+    if not len(faces.labels):
+        return np.zeros(0, bool)
+    score, threshold = decide(faces.class_scores, thresholds)
+    return is_unknown(score.numpy(), threshold.numpy())
+
+
+def calibrate(validation: Faces, strangers: Faces | None, num_classes: int,
+              config: OpenSetConfig) -> tuple[float, np.ndarray]:
+    """(q, per-person thresholds): see the module docstring."""
+    def thresholds(accept: float) -> np.ndarray:
+        return person_thresholds(validation, num_classes, accept, config.prior_faces)
+
+    if strangers is None or not len(strangers.labels):
+        return config.known_accept, thresholds(config.known_accept)
+    candidates = np.round(np.arange(config.min_known_accept, config.known_accept + 1e-9, 0.005), 4)
+
+    def gain(accept: float) -> float:
+        found = figures(thresholds(accept), validation, strangers)
+        return found.get("known_accepted_correct", 0.0) + found.get("strangers_rejected", 0.0)
+
+    best = max(reversed(candidates), key=gain)  # on a tie, the higher acceptance
+    return float(best), thresholds(float(best))
+
+
+def curve(validation: Faces, test: Faces, strangers: Faces | None, num_classes: int,
+          config: OpenSetConfig) -> list[dict]:
+    """Test figures as the acceptance q runs from 0.5 to 1: the ROC-style trade-off."""
+    points = []
+    for accept in CURVE_ACCEPT:
+        found = figures(person_thresholds(validation, num_classes, accept, config.prior_faces), test, strangers)
+        points.append({"known_accept": accept, **{k: v for k, v in found.items() if isinstance(v, float)}})
+    return points

@@ -68,3 +68,28 @@ def confusion_heatmap(matrix: np.ndarray, row_names: list[str], column_names: li
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def openset_curve(points: list[dict], chosen: float, path: Path) -> Path | None:
+    """Known faces named right against strangers rejected, as the per-person acceptance varies."""
+    points = [p for p in points if "known_accepted_correct" in p]
+    if not points:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 5))
+    rejected = [p.get("strangers_rejected", 0.0) for p in points]
+    axis.plot(rejected, [p["known_accepted_correct"] for p in points], marker=".", label="test part")
+    at = min(points, key=lambda p: abs(p["known_accept"] - chosen))
+    axis.scatter([at.get("strangers_rejected", 0.0)], [at["known_accepted_correct"]], color="red", zorder=3,
+                 label=f"calibrated (accept {chosen:.3f})")
+    axis.set_xlabel("strangers rejected (held-out people)")
+    axis.set_ylabel("known faces accepted and named right")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.01)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower left")
+    axis.set_title("Unknown-face trade-off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -9,36 +9,38 @@ import numpy as np
 import tensorflow as tf
 
 from facecore.detect import DetectorParams
-from facecore.modelinfo import PROBABILITIES_KEY, SERVING_SIGNATURE, read_model_info
+from facecore.modelinfo import (
+    CLASS_SCORES_KEY, PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, is_unknown, read_model_info,
+)
 from facecore.preprocess import PreprocessSpec
 from trainer.data import manifest as manifest_io
 from trainer.evaluation import classification, openset
 from trainer.config import PrepareConfig, TrainerConfig
 from trainer.data.preparation import prepare
 from trainer.data.pipeline import make_dataset
-from trainer.evaluation.plots import confusion_heatmap
+from trainer.evaluation.plots import confusion_heatmap, openset_curve
 from trainer.publishing.rundir import RunDir
 from trainer.data.split import SPLITS
 
 BATCH = 64
 
 
-def predict(model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities [N, C] and labels [N] over a dataset of (inputs, labels) batches.
-
-    `model` is a Keras model with dict outputs or a SavedModel serving signature.
-    """
-    probabilities, labels = [], []
+def predict(model, dataset: tf.data.Dataset, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's outputs `keys` (each [N, ...]) and the labels [N] over a dataset of
+    (inputs, labels) batches. `model` is a Keras model with dict outputs or a SavedModel
+    serving signature."""
+    outputs, labels = {key: [] for key in keys}, []
     for inputs, batch_labels in dataset:
         if isinstance(model, keras.Model):
-            outputs = model(inputs, training=False)
+            answer = model(inputs, training=False)
         else:
-            outputs = model(inputs)
-        probabilities.append(np.asarray(outputs[PROBABILITIES_KEY]))
+            answer = model(inputs)
+        for key in keys:
+            outputs[key].append(np.asarray(answer[key]))
         labels.append(batch_labels.numpy())
-    if not probabilities:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int32)
-    return np.concatenate(probabilities), np.concatenate(labels)
+    if not labels:
+        return {key: np.zeros((0, 0), np.float32) for key in keys}, np.zeros(0, np.int32)
+    return {key: np.concatenate(values) for key, values in outputs.items()}, np.concatenate(labels)
 
 
 def classification_report(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
@@ -49,39 +51,55 @@ def classification_report(probabilities: np.ndarray, labels: np.ndarray, class_n
 
 
 def evaluate_run(run_dir: Path, records_dir: Path | None = None, strangers_dir: Path | None = None) -> dict:
-    """Test-split report of a run, with an unknown threshold calibrated on validation.
+    """Test-split report of a run, with per-person unknown thresholds calibrated on validation.
 
-    `strangers_dir` (records of people the model does not know): their train and validation
-    splits take part in the calibration, their test split in the reported rejection rate.
-    Writes RUN/report.json and RUN/confusion.png.
+    `strangers_dir` (records of people the model does not know) is split by person: the
+    calibration people take part in choosing the thresholds, the test people only in the
+    reported rejection rate and curve. Writes RUN/report.json, RUN/confusion.png, RUN/openset.png.
     """
     run = RunDir(run_dir)
     config, info = run.read_config(), run.model_info()
     records_dir = Path(records_dir or run.read_json(run.dataset)["records_dir"])
     model = keras.models.load_model(run.model)
-    score = _scorer(model, info.preprocess)
-    test, test_labels = score(records_dir, "test")
-    validation, validation_labels = score(records_dir, "validation")
-    calibration = score(strangers_dir, ("train", "validation"))[0] if strangers_dir else None
-    held_out = score(strangers_dir, "test")[0] if strangers_dir else None
-    threshold = openset.calibrate(_top(validation), _top(calibration), config.openset)
-    report = classification_report(test, test_labels, list(info.class_names))
-    report.update(split="test", unknown_threshold=threshold, openset={
-        "validation": openset.rates(threshold, validation, validation_labels, calibration),
-        "test": openset.rates(threshold, test, test_labels, held_out),
-    })
+    classes = len(info.class_names)
+    test, validation = (_faces(model, records_dir, split, info.preprocess) for split in ("test", "validation"))
+    calibration, held_out, people = _strangers(model, strangers_dir, info.preprocess) if strangers_dir \
+        else (None, None, {})
+    accept, thresholds = openset.calibrate(validation, calibration, classes, config.openset)
+    report = classification_report(test.class_scores, test.labels, list(info.class_names))
+    pooled = openset.pooled_threshold(validation, accept)
+    report.update(split="test", unknown_threshold=float(pooled),
+                  class_thresholds=[float(t) for t in thresholds], openset={
+                      "rule": RULES[config.model.head], "known_accept": accept,
+                      "validation": openset.figures(thresholds, validation, calibration),
+                      "test": openset.figures(thresholds, test, held_out),
+                      "strangers": people,
+                      "curve": openset.curve(validation, test, held_out, classes, config.openset),
+                  })
     write_report(report, run.report, run.confusion)
+    openset_curve(report["openset"]["curve"], accept, run.root / OPENSET_PLOT)
     return report
 
 
-def _scorer(model, spec: PreprocessSpec):
-    def score(records_dir, splits):
-        return predict(model, make_dataset(records_dir, splits, spec, BATCH))
-    return score
+RULES = {"cosine": "cosine similarity to the nearest person's centre, per-person thresholds",
+         "softmax": "top class probability, per-person thresholds"}
+OPENSET_PLOT = "openset.png"
 
 
-def _top(probabilities: np.ndarray | None) -> np.ndarray | None:
-    return None if probabilities is None else probabilities.max(axis=1)
+def _faces(model, records_dir: Path, splits, spec: PreprocessSpec) -> openset.Faces:
+    outputs, labels = predict(model, make_dataset(records_dir, splits, spec, BATCH), (CLASS_SCORES_KEY,))
+    return openset.Faces(outputs[CLASS_SCORES_KEY], labels)
+
+
+def _strangers(model, records_dir: Path, spec: PreprocessSpec):
+    """Stranger faces of the calibration people, of the test people, and who is in which part."""
+    faces = _faces(model, records_dir, SPLITS, spec)
+    names = manifest_io.read(records_dir)["class_names"]
+    calibration, test = openset.stranger_split(names)
+    in_calibration = np.array([names[label] in calibration for label in faces.labels], bool)
+    unlabelled = openset.Faces(faces.class_scores, np.full(len(faces.labels), -1))
+    return (unlabelled.select(in_calibration), unlabelled.select(~in_calibration),
+            {"calibration_people": sorted(calibration), "test_people": sorted(test)})
 
 
 def write_report(report: dict, path: Path, heatmap: Path) -> None:
@@ -118,25 +136,27 @@ def evaluate_photos(model_dir: Path, data_dir: Path, out_dir: Path) -> dict:
     prepared = prepare_photos(data_dir, Path(out_dir) / "records", info.detector, info.preprocess)
     if not prepared["class_names"]:
         raise ValueError(f"no face found in any photo under {data_dir}")
-    probabilities, labels = _score_folder(loaded, info, Path(out_dir) / "records", prepared["class_names"])
-    known = labels >= 0
+    outputs, labels = _score_folder(loaded, info, Path(out_dir) / "records", prepared["class_names"])
+    probabilities, known = outputs[PROBABILITIES_KEY], labels >= 0
+    unknown = is_unknown(outputs[SCORE_KEY], outputs[THRESHOLD_KEY])  # the model's own rule
     report = _present_classes_report(probabilities[known], labels[known], list(info.class_names))
     report.update(model=str(model_dir), data_dir=str(data_dir), unknown_threshold=info.unknown_threshold,
                   known_people=sorted(n for n in prepared["class_names"] if n in info.class_names),
                   strangers=sorted(n for n in prepared["class_names"] if n not in info.class_names),
                   photos=prepared["outcomes"],
-                  openset=openset.rates(info.unknown_threshold, probabilities[known], labels[known],
-                                        probabilities[~known]))
+                  openset={"photos": openset.rates(unknown[known], probabilities[known].argmax(axis=1) == labels[known],
+                                                   unknown[~known])})
     write_report(report, Path(out_dir) / "report.json", Path(out_dir) / "confusion.png")
     return report
 
 
-def _score_folder(loaded, info, records: Path, folder_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities of every face, and its model class index (-1: a person the model does not know)."""
+def _score_folder(loaded, info, records: Path, folder_names: list[str]) -> tuple[dict, np.ndarray]:
+    """The serving outputs of every face, and its model class index (-1: a person the model does not know)."""
     dataset = make_dataset(records, SPLITS, info.preprocess, BATCH)
-    probabilities, folder_labels = predict(loaded.signatures[SERVING_SIGNATURE], dataset)
+    outputs, folder_labels = predict(loaded.signatures[SERVING_SIGNATURE], dataset,
+                                     (PROBABILITIES_KEY, SCORE_KEY, THRESHOLD_KEY))
     to_model = np.array([_index(info.class_names, name) for name in folder_names])
-    return probabilities, to_model[folder_labels]
+    return outputs, to_model[folder_labels]
 
 
 def _index(names: tuple[str, ...], name: str) -> int:
@@ -157,8 +177,11 @@ def describe(report: dict) -> str:
     """The per-class table, then the open-set figures, for printing."""
     lines = [classification.format_table(report), "", f"unknown threshold: {report['unknown_threshold']:.4f}"]
     rates = report.get("openset", {})
-    for name, figures in (rates.items() if "threshold" not in rates else [("photos", rates)]):
-        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                          for k, v in figures.items() if k != "threshold")
-        lines.append(f"{name}: {shown}")
+    if "known_accept" in rates:
+        lines.append(f"per-person thresholds accept {rates['known_accept']:.3f} of validation faces named right "
+                     f"({rates['rule']})")
+    for name in ("validation", "test", "photos"):
+        if name in rates:
+            shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in rates[name].items())
+            lines.append(f"{name}: {shown}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from facecore.modelinfo import PROBABILITIES_KEY
 from trainer.config import TrainerConfig, from_dict
 from trainer.data.pipeline import make_dataset
 from trainer.evaluation.scoring import BATCH, classification_report, predict
@@ -51,8 +52,8 @@ def run_trial(config: TrainerConfig, records_dir: Path, run_dir: Path) -> dict:
         train(config, records_dir, run_dir)
     info = run.model_info()
     dataset = make_dataset(records_dir, "validation", info.preprocess, BATCH)
-    probabilities, labels = predict(keras.models.load_model(run.model), dataset)
-    report = classification_report(probabilities, labels, list(info.class_names))
+    outputs, labels = predict(keras.models.load_model(run.model), dataset, (PROBABILITIES_KEY,))
+    report = classification_report(outputs[PROBABILITIES_KEY], labels, list(info.class_names))
     return {"val_macro_f1": report["macro_f1"], "val_accuracy": report["accuracy"]}
 
 

@@ -1,10 +1,19 @@
-"""The face classifier: a plain CNN whose penultimate layer is the face embedding."""
+"""The face classifier: a plain CNN whose penultimate layer is the face embedding.
+
+Its head (`model.head`) scores each face against each person (`class_scores` [N, C]):
+- `cosine` (the default): the cosine similarity of the embedding to each person's centre, a
+  learned unit vector, trained with CosFace's additive margin (Wang et al. 2018): a person's
+  faces must lie `cosine_margin` closer to their own centre than to any other, which leaves
+  room for faces of nobody. Probabilities are softmax(cosine_scale * similarity).
+- `softmax`: a dense layer and softmax; the class scores are the probabilities.
+The open-set rule (trainer/evaluation/openset.py) decides on the highest class score.
+"""
 
 from __future__ import annotations
 
 import keras
 
-from facecore.modelinfo import EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
+from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
 from trainer.config import ModelConfig
 
 # Few steps per epoch on small data sets: moving statistics must follow the weights quickly.
@@ -12,7 +21,8 @@ BN_MOMENTUM = 0.9
 
 
 def build_model(config: ModelConfig, input_size: int, num_classes: int) -> keras.Model:
-    """Inputs [N, S, S, 1] -> {"probabilities": [N, C], "embedding": [N, E]} (both float32)."""
+    """Inputs [N, S, S, 1] -> {"probabilities": [N, C], "embedding": [N, E], "class_scores": [N, C]}
+    (all float32)."""
     regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
     faces = keras.Input((input_size, input_size, 1), name=INPUT_KEY)
     x = faces
@@ -24,11 +34,65 @@ def build_model(config: ModelConfig, input_size: int, num_classes: int) -> keras
     x = keras.layers.Dense(config.embedding_size, use_bias=False, kernel_regularizer=regularizer,
                            name="embedding_dense")(x)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="embedding_bn")(x)
-    embedding = keras.layers.Activation("relu", dtype="float32", name=EMBEDDING_KEY)(x)
-    x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(embedding)
-    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
-    probabilities = keras.layers.Activation("softmax", dtype="float32", name=PROBABILITIES_KEY)(logits)
-    return keras.Model(faces, {PROBABILITIES_KEY: probabilities, EMBEDDING_KEY: embedding}, name="face_cnn")
+    if config.head == "cosine":
+        embedding = keras.layers.UnitNormalization(dtype="float32", name=EMBEDDING_KEY)(x)
+        scores = CosineSimilarity(num_classes, dtype="float32", name=CLASS_SCORES_KEY)(embedding)
+        logits = keras.layers.Rescaling(config.cosine_scale, dtype="float32", name="logits")(scores)
+        probabilities = keras.layers.Activation("softmax", dtype="float32", name=PROBABILITIES_KEY)(logits)
+    else:
+        embedding = keras.layers.Activation("relu", dtype="float32", name=EMBEDDING_KEY)(x)
+        x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(embedding)
+        logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
+        probabilities = keras.layers.Activation("softmax", dtype="float32", name=PROBABILITIES_KEY)(logits)
+        scores = keras.layers.Identity(dtype="float32", name=CLASS_SCORES_KEY)(probabilities)
+    outputs = {PROBABILITIES_KEY: probabilities, EMBEDDING_KEY: embedding, CLASS_SCORES_KEY: scores}
+    return keras.Model(faces, outputs, name="face_cnn")
+
+
+def training_loss(config: ModelConfig, label_smoothing: float) -> keras.losses.Loss:
+    """The loss on `classifier(model)`'s output: CosFace for the cosine head, else cross-entropy."""
+    if config.head == "cosine":
+        return CosFaceLoss(config.cosine_scale, config.cosine_margin, label_smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+
+
+@keras.saving.register_keras_serializable(package="faceid")
+class CosineSimilarity(keras.layers.Layer):
+    """Cosine similarity [N, C] of unit embeddings [N, E] to each person's centre (unit vectors)."""
+
+    def __init__(self, classes: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.classes = classes
+
+    def build(self, input_shape) -> None:
+        self.centres = self.add_weight(shape=(input_shape[-1], self.classes), initializer="glorot_uniform",
+                                       name="centres")
+
+    def call(self, embedding):
+        return keras.ops.matmul(embedding, keras.ops.normalize(self.centres, axis=0))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "classes": self.classes}
+
+
+@keras.saving.register_keras_serializable(package="faceid")
+class CosFaceLoss(keras.losses.Loss):
+    """Cross-entropy of scale * (similarity - margin on the true person), from class scores [N, C]
+    and one-hot labels; the margin applies to the hard label, the smoothing to the target."""
+
+    def __init__(self, scale: float, margin: float, label_smoothing: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale, self.margin, self.label_smoothing = scale, margin, label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        logits = self.scale * (y_pred - self.margin * y_true)
+        return keras.losses.categorical_crossentropy(y_true, logits, from_logits=True,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale, "margin": self.margin,
+                "label_smoothing": self.label_smoothing}
 
 
 def _conv_block(x, filters: int, convs: int, regularizer, name: str):
@@ -42,8 +106,8 @@ def _conv_block(x, filters: int, convs: int, regularizer, name: str):
 
 
 def classifier(model: keras.Model) -> keras.Model:
-    """The same layers with the probabilities as the only output: what training fits."""
-    return keras.Model(model.input, model.output[PROBABILITIES_KEY], name="classifier")
+    """The same layers with the class scores as the only output: what training fits."""
+    return keras.Model(model.input, model.output[CLASS_SCORES_KEY], name="classifier")
 
 
 def inference_model(model: keras.Model, config: ModelConfig) -> keras.Model:
@@ -54,5 +118,5 @@ def inference_model(model: keras.Model, config: ModelConfig) -> keras.Model:
     faces = keras.Input(model.input.shape[1:], name=INPUT_KEY)
     direct, mirrored = model(faces), model(keras.ops.flip(faces, axis=2))
     outputs = {key: keras.layers.Average(dtype="float32", name=key)([direct[key], mirrored[key]])
-               for key in (PROBABILITIES_KEY, EMBEDDING_KEY)}
+               for key in (PROBABILITIES_KEY, EMBEDDING_KEY, CLASS_SCORES_KEY)}
     return keras.Model(faces, outputs, name="face_cnn_flip_average")

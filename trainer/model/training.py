@@ -15,7 +15,7 @@ from trainer.model import devices
 from trainer.data.augment import value_range
 from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
 from trainer.config import TrainerConfig
-from trainer.model.network import build_model, classifier, inference_model
+from trainer.model.network import build_model, classifier, inference_model, training_loss
 from trainer.model.optimizers import build_optimizer
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.evaluation.plots import learning_curves, read_history
@@ -82,8 +82,8 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
         trainable = classifier(model)
         trainable.compile(
             optimizer=build_optimizer(config.train, steps),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing),
-            metrics=["accuracy"],
+            loss=training_loss(config.model, config.train.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
     started = time.perf_counter()
     trainable.fit(

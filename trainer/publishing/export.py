@@ -14,10 +14,11 @@ import numpy as np
 import tensorflow as tf
 
 from facecore.modelinfo import (
-    EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
-    PROBABILITIES_KEY, SERVING_SIGNATURE, ModelInfo, metadata_inputs,
+    CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
+    PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, ModelInfo, metadata_inputs,
 )
 from facecore.tfserving_api import serving_api
+from trainer.evaluation.openset import decide
 from trainer.publishing.rundir import RunDir
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -25,15 +26,21 @@ WARMUP_BATCH_SIZES = (1, 4)
 
 
 def export_model(model, info: ModelInfo, directory: Path, model_name: str = "faces") -> Path:
-    """Write the SavedModel of `model` (outputs: probabilities, embedding) into `directory`."""
+    """Write the SavedModel of `model` (outputs: probabilities, embedding, optionally class_scores)
+    into `directory`, with the open-set rule under `info`'s thresholds (facecore.modelinfo)."""
     directory = Path(directory)
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec([None, *info.input_shape], tf.float32, name=INPUT_KEY)
 
+    thresholds = tf.constant(info.thresholds(), tf.float32)  # [C], the open-set rule's
+
     def serve(faces):
         outputs = model(faces, training=False)
-        return {PROBABILITIES_KEY: outputs[PROBABILITIES_KEY], EMBEDDING_KEY: outputs[EMBEDDING_KEY]}
+        probabilities = outputs[PROBABILITIES_KEY]
+        score, threshold = decide(outputs.get(CLASS_SCORES_KEY, probabilities), thresholds)
+        return {PROBABILITIES_KEY: probabilities, EMBEDDING_KEY: outputs[EMBEDDING_KEY],
+                SCORE_KEY: score, THRESHOLD_KEY: threshold}
 
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[spec])
     info_json = tf.constant(info.to_json())
@@ -76,8 +83,10 @@ def run_model_info(run: RunDir) -> ModelInfo:
         "macro_f1": report["macro_f1"],
         "accuracy": report["accuracy"],
         "train_config": run.read_json(run.config),
+        "openset": {key: report["openset"][key] for key in ("rule", "known_accept") if key in report["openset"]},
     }
-    return run.model_info(unknown_threshold=report["unknown_threshold"], extra=extra)
+    return run.model_info(unknown_threshold=report["unknown_threshold"],
+                          class_thresholds=report.get("class_thresholds", ()), extra=extra)
 
 
 def export_run(run_dir: Path, directory: Path, model_name: str = "faces") -> ModelInfo:

@@ -43,12 +43,12 @@ class RunDir:
     def read_config(self) -> TrainerConfig:
         return from_dict(self.read_json(self.config))
 
-    def model_info(self, unknown_threshold: float = 0.0, extra: dict | None = None) -> ModelInfo:
+    def model_info(self, unknown_threshold: float = 0.0, class_thresholds=(), extra: dict | None = None) -> ModelInfo:
         """The ModelInfo of this run's model, from dataset.json."""
         dataset = self.read_json(self.dataset)
         return ModelInfo.from_dict({"class_names": dataset["class_names"], "preprocess": dataset["preprocess"],
                                     "detector": dataset["detector"], "unknown_threshold": unknown_threshold,
-                                    "extra": extra or {}})
+                                    "class_thresholds": list(class_thresholds), "extra": extra or {}})
 
 
 def dataset_record(records_dir: Path, manifest: dict, spec: PreprocessSpec) -> dict:
