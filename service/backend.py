@@ -39,6 +39,7 @@ class ServedModel:
             "input_size": info.preprocess.input_size,
             "input_shape": list(info.input_shape),
             "unknown_threshold": info.unknown_threshold,
+            "class_thresholds": dict(zip(info.class_names, info.thresholds())),
             "exported_at": self.exported_at,
             "preprocess": info.preprocess.to_dict(),
             "detector": info.detector.to_dict(),

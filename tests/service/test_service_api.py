@@ -110,6 +110,7 @@ def test_models(client):
     assert model["class_names"] == ["alice", "bob", "carol"]
     assert model["input_size"] == 64 and model["input_shape"] == [64, 64, 1]
     assert model["unknown_threshold"] == 0.5 and model["exported_at"] == 1_700_000_000
+    assert model["class_thresholds"] == {"alice": 0.5, "bob": 0.5, "carol": 0.5}  # none of its own: the pooled one
 
 
 def test_health_and_ready(client):
