@@ -74,6 +74,10 @@ def load_data(data: Path, out: Path) -> dict:
     return found
 
 
+class CosineHead(CosineSimilarity):
+    """The trainer's cosine head under the class name the recorded runs' weight files use."""
+
+
 def build(head: str, outputs: int) -> keras.Model:
     """{"logits": [N, K], "embedding": [N, E]}; for the cosine head the logits are cosines."""
     base = build_model(CONFIG.model, 64, outputs)
@@ -82,7 +86,7 @@ def build(head: str, outputs: int) -> keras.Model:
         logits = base.get_layer("logits")(base.get_layer("embedding_dropout")(embedding))
         return keras.Model(base.input, {"logits": logits, "embedding": embedding})
     embedding = keras.layers.UnitNormalization(name="unit")(base.get_layer("embedding_bn").output)
-    return keras.Model(base.input, {"logits": CosineSimilarity(outputs, name="cos")(embedding),
+    return keras.Model(base.input, {"logits": CosineHead(outputs, name="cos")(embedding),
                                     "embedding": embedding})
 
 
