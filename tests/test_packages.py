@@ -21,7 +21,7 @@ TENSORFLOW_MODULES = {
     "service.local",
     "trainer.retrain",
     *(f"trainer.data.{name}" for name in ("augment", "pipeline", "preparation", "records")),
-    *(f"trainer.evaluation.{name}" for name in ("kfold", "scoring", "tune")),
+    *(f"trainer.evaluation.{name}" for name in ("kfold", "openset", "scoring", "tune")),
     *(f"trainer.model.{name}" for name in ("callbacks", "devices", "multiworker", "network", "optimizers",
                                            "training")),
     *(f"trainer.publishing.{name}" for name in ("export", "release")),
