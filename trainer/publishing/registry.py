@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from facecore.versions import complete_versions, version_folders
+from trainer.config import MIN_KEEP
 from trainer.errors import Refused, TrainerError
 from trainer.jsonfiles import write_json
 from trainer.publishing.runlock import ModelsBusy, file_lock
@@ -78,6 +79,7 @@ def publish(model_dir: Path, write: Callable[[Path], None], keep: int, provenanc
     checks the finished folder; the folder is renamed into place only once both have returned,
     and on any error it is removed. Pruning afterwards never fails the publish.
     """
+    _check_keep(keep)
     with models_lock(model_dir):
         return _publish_locked(Path(model_dir), write, keep, provenance, verify)
 
@@ -151,15 +153,20 @@ def _remove_staging(model_dir: Path) -> None:
 
 def prune(model_dir: Path, keep: int) -> list[int]:
     """Delete all but the newest `keep` versions, under the model's lock; return those deleted."""
+    _check_keep(keep)
     with models_lock(model_dir):
         return _prune(Path(model_dir), keep)
+
+
+def _check_keep(keep: int) -> None:
+    """Refuse, before anything changes, to keep fewer versions than TF Serving needs to fall back on."""
+    if keep < MIN_KEEP:
+        raise ValueError(f"keep must be >= {MIN_KEEP}, got {keep}")
 
 
 def _prune(model_dir: Path, keep: int) -> list[int]:
     """Each doomed version is renamed away first (TF Serving never sees half a folder); one
     already gone is skipped."""
-    if keep < 1:
-        raise ValueError(f"keep must be >= 1, got {keep}")
     deleted = []
     for version, folder in list(version_folders(model_dir).items())[:-keep]:
         hidden = model_dir / f"{TEMP_PREFIX}old-{version}-{uuid.uuid4().hex[:8]}"
@@ -178,6 +185,7 @@ def rollback(model_dir: Path, keep: int, *, verify: Callable[[Path], None] | Non
     The choice and the copy happen under the model's lock, so a publish or prune in between
     cannot change which version is restored or delete it mid-copy.
     """
+    _check_keep(keep)
     with models_lock(model_dir):
         return _rollback_locked(Path(model_dir), keep, verify)
 
