@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from facecore.modelinfo import PROBABILITIES_KEY, SERVING_SIGNATURE
-from processes import REPO, free_ports
 from trainer.publishing import registry
 from trainer.commands import main as trainer_main
 from trainer.configs import TINY_CONFIG
 from trainer.errors import EXIT_BUSY
 from trainer.publishing.runlock import run_lock
+
+from processes import REPO, free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
