@@ -24,7 +24,7 @@ TENSORFLOW_MODULES = {
     *(f"trainer.evaluation.{name}" for name in ("kfold", "openset", "scoring", "tune")),
     *(f"trainer.model.{name}" for name in ("callbacks", "devices", "multiworker", "network", "optimizers",
                                            "training")),
-    *(f"trainer.publishing.{name}" for name in ("export", "release")),
+    *(f"trainer.publishing.{name}" for name in ("export", "release", "servable")),
 }
 CHECK = ("import importlib, sys; importlib.import_module(sys.argv[1]); "
          "sys.exit(3 if any(m == 'tensorflow' or m == 'keras' for m in sys.modules) else 0)")

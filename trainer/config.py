@@ -159,19 +159,24 @@ class OpenSetConfig:
             raise ValueError(f"[openset] prior_faces must be >= 0: {self}")
 
 
+MIN_KEEP = 2  # [publish] keep: the newest version and one to fall back to
+
+
 @dataclass(frozen=True)
 class PublishConfig:
     """Where versions go and when one is refused."""
 
     model_name: str = "faces"
-    keep: int = 5  # versions kept in <models>/<model_name>/
+    keep: int = 5  # versions kept in <models>/<model_name>/; >= 2, so a rollback has one to go back to
     tolerance: float = 0.02  # largest macro-F1 drop against the published version accepted
 
     def __post_init__(self) -> None:
         if not self.model_name or "/" in self.model_name or self.model_name.startswith("."):
             raise ValueError(f"[publish] model_name must be a plain folder name, got {self.model_name!r}")
-        if self.keep < 1 or self.tolerance < 0:
-            raise ValueError(f"[publish] keep must be >= 1 and tolerance >= 0: {self}")
+        # With one version kept, the version a rollback would restore, and the one TF Serving
+        # could fall back to if a restart finds the newest unloadable, are already deleted.
+        if self.keep < MIN_KEEP or self.tolerance < 0:
+            raise ValueError(f"[publish] keep must be >= {MIN_KEEP} and tolerance >= 0: {self}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1  # anything else (also what Python gives an uncaught exception)
 EXIT_BAD_INPUT = 2  # the data, folders or config given cannot be used
-EXIT_REFUSED = 3  # the quality gate refused to publish
+EXIT_REFUSED = 3  # a check refused to publish: the quality gate, or TF Serving would not load the version
 EXIT_BUSY = 75  # another run holds the lock (EX_TEMPFAIL from sysexits.h: try again later)
 
 

@@ -3,6 +3,11 @@
 Work files go to WORK/records (face crops; its cache makes later runs detect only new photos),
 WORK/strangers-records, and WORK/runs/<UTC time>/ per run. Nothing is published unless every
 step succeeds; the quality gate's refusal is raised as GateRefused (exit status EXIT_REFUSED).
+
+In a multi-worker cluster (TF_CONFIG) only the chief runs `retrain`; every other worker runs
+`train_as_worker`: it prepares the same photos into a work folder of its own and trains with the
+chief (the workers' records are compared before the first step, trainer/model/training.py), then
+stops: it neither evaluates nor publishes.
 """
 
 from __future__ import annotations
@@ -21,13 +26,24 @@ from trainer.publishing.release import publish_run
 def retrain(data_dir: Path, models_dir: Path, work: Path, config: TrainerConfig,
             strangers: Path | None = None, force: bool = False) -> int:
     """The four steps; return the published version's number."""
+    records, run_dir = prepare_and_train(data_dir, work, config)
+    stranger_records = records_of(strangers, work / "strangers-records", config.detector, config.preprocess) \
+        if strangers else None
+    print(describe(evaluate_run(run_dir, records, stranger_records)))
+    return publish_run(run_dir, models_dir, config.publish, force=force)
+
+
+def prepare_and_train(data_dir: Path, work: Path, config: TrainerConfig) -> tuple[Path, Path]:
+    """Prepare WORK/records and train a new WORK/runs/<UTC time>/; return both folders."""
     records = work / "records"
     manifest = prepare(data_dir, records, config, force=True)
     if len(manifest["class_names"]) < 2:
         raise BadInput(f"{data_dir} gave {len(manifest['class_names'])} usable classes; at least 2 are needed")
     run_dir = work / "runs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     train(config, records, run_dir)
-    stranger_records = records_of(strangers, work / "strangers-records", config.detector, config.preprocess) \
-        if strangers else None
-    print(describe(evaluate_run(run_dir, records, stranger_records)))
-    return publish_run(run_dir, models_dir, config.publish, force=force)
+    return records, run_dir
+
+
+def train_as_worker(data_dir: Path, work: Path, config: TrainerConfig) -> Path:
+    """A non-chief worker's share of the job; return its run folder."""
+    return prepare_and_train(data_dir, work, config)[1]

@@ -24,6 +24,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports (all bound at once, then released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.1):
     """Call `condition` until it returns something true (returned) or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout

@@ -27,7 +27,7 @@ def fake_model(macro_f1: float, tag: str = ""):
 
 
 def publish(model_dir, macro_f1, tag="", keep=5):
-    return registry.publish(model_dir, fake_model(macro_f1, tag), keep, {"source": "train"})
+    return registry.publish(model_dir, fake_model(macro_f1, tag), keep, {"source": "train"}, verify=None)
 
 
 def visible(model_dir: Path) -> list[str]:
@@ -63,9 +63,9 @@ def test_failed_write_leaves_no_version_and_no_litter(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        registry.publish(model_dir, half_written, 5, {})
+        registry.publish(model_dir, half_written, 5, {}, verify=None)
     assert registry.versions(model_dir) == [1]
-    assert os.listdir(model_dir) == ["1"]
+    assert sorted(os.listdir(model_dir)) == [registry.LOCK_FILE, "1"]
 
 
 def test_killed_publish_leaves_no_visible_version(tmp_path):
@@ -81,7 +81,7 @@ def test_killed_publish_leaves_no_visible_version(tmp_path):
             (folder / "saved_model.pb").write_text("partial")
             print("writing", flush=True)
             time.sleep(60)
-        registry.publish(Path(sys.argv[1]), write, 5, {})
+        registry.publish(Path(sys.argv[1]), write, 5, {}, verify=None)
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script, str(model_dir)], stdout=subprocess.PIPE,
@@ -92,7 +92,7 @@ def test_killed_publish_leaves_no_visible_version(tmp_path):
     assert registry.versions(model_dir) == [] and visible(model_dir) == []
     assert any(p.name.startswith(registry.TEMP_PREFIX) for p in model_dir.iterdir())
     assert publish(model_dir, 0.9) == 1
-    assert os.listdir(model_dir) == ["1"]
+    assert sorted(os.listdir(model_dir)) == [registry.LOCK_FILE, "1"]
 
 
 def test_keeps_the_newest_k_versions(tmp_path):
@@ -100,37 +100,37 @@ def test_keeps_the_newest_k_versions(tmp_path):
     for score in (0.1, 0.2, 0.3, 0.4):
         publish(model_dir, score, keep=2)
     assert registry.versions(model_dir) == [3, 4]
-    assert sorted(os.listdir(model_dir)) == ["3", "4"]
+    assert sorted(os.listdir(model_dir)) == [registry.LOCK_FILE, "3", "4"]
 
 
 def test_rollback_republishes_the_previous_version_as_newest(tmp_path):
     model_dir = tmp_path / "faces"
     publish(model_dir, 0.9, "good")
     publish(model_dir, 0.7, "bad")
-    assert registry.rollback(model_dir, keep=5) == (3, 1)
+    assert registry.rollback(model_dir, keep=5, verify=None) == (3, 1)
     assert (model_dir / "3" / "saved_model.pb").read_text() == "model good"
     record = json.loads((model_dir / "3" / registry.PUBLISH_FILE).read_text())
     assert record["restored_from"] == 1 and record["source"] == "rollback"
     with pytest.raises(registry.NothingToRollBack):
-        registry.rollback(model_dir, keep=5)  # 3 is version 1 again: nothing older
+        registry.rollback(model_dir, keep=5, verify=None)  # 3 is version 1 again: nothing older
 
 
 def test_rollback_steps_back_one_model_each_time(tmp_path):
     model_dir = tmp_path / "faces"
     for tag in ("a", "b", "c"):
         publish(model_dir, 0.9, tag)
-    assert registry.rollback(model_dir, keep=5) == (4, 2)
-    assert registry.rollback(model_dir, keep=5) == (5, 1)
+    assert registry.rollback(model_dir, keep=5, verify=None) == (4, 2)
+    assert registry.rollback(model_dir, keep=5, verify=None) == (5, 1)
     assert (model_dir / "5" / "saved_model.pb").read_text() == "model a"
 
 
 def test_rollback_with_one_version_is_refused(tmp_path):
     model_dir = tmp_path / "faces"
     with pytest.raises(registry.NothingToRollBack):
-        registry.rollback(model_dir, keep=5)
+        registry.rollback(model_dir, keep=5, verify=None)
     publish(model_dir, 0.9)
     with pytest.raises(registry.NothingToRollBack):
-        registry.rollback(model_dir, keep=5)
+        registry.rollback(model_dir, keep=5, verify=None)
     assert registry.versions(model_dir) == [1]
 
 

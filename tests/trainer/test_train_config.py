@@ -78,6 +78,23 @@ def test_strategy_follows_tf_config(monkeypatch):
     assert strategy_name("one_device") == "one_device"
 
 
+TWO = ["localhost:1", "localhost:2"]
+
+
+@pytest.mark.parametrize("tf_config, workers, chief", [
+    (None, 1, True),
+    ({"cluster": {"worker": TWO}, "task": {"type": "worker", "index": 0}}, 2, True),
+    ({"cluster": {"worker": TWO}, "task": {"type": "worker", "index": 1}}, 2, False),
+    ({"cluster": {"chief": ["c:1"], "worker": TWO}, "task": {"type": "chief", "index": 0}}, 3, True),
+    ({"cluster": {"chief": ["c:1"], "worker": TWO}, "task": {"type": "worker", "index": 0}}, 3, False),
+])
+def test_the_chief_is_tensorflows(tf_config, workers, chief):
+    from trainer.model.cluster import this_task
+
+    task = this_task({"TF_CONFIG": json.dumps(tf_config)} if tf_config else {})
+    assert (task.workers, task.chief) == (workers, chief)
+
+
 def test_values_of_the_wrong_type_are_refused_by_name():
     with pytest.raises(ValueError, match=r"\[train\] epochs must be of type int"):
         load_config(overrides=["train.epochs=ten"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from processes import free_ports
 from trainer.config import from_dict
 from trainer.configs import TINY_CONFIG
 
@@ -108,16 +108,6 @@ def test_tune_samples_log_space_and_ranks_trials(tiny_config, five_records, tmp_
     results = search(config, five_records, tmp_path)
     assert len(results) == 2 and results[0]["val_macro_f1"] >= results[1]["val_macro_f1"]
     assert json.loads((tmp_path / "tune.json").read_text()) == results
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_two_worker_multi_worker_mirrored_training(five_records, tmp_path):

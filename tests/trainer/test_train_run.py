@@ -4,7 +4,10 @@ publishes: a SavedModel that loads, agrees with the Keras model and describes it
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,8 @@ from trainer.commands import main as trainer_main
 from trainer.configs import TINY_CONFIG
 from trainer.errors import EXIT_BUSY
 from trainer.publishing.runlock import run_lock
+
+from processes import REPO, free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
@@ -150,3 +155,31 @@ def test_evaluate_a_published_model_on_a_photo_folder(published, face_data, tmp_
     assert photos["strangers"] > 0 and 0.0 <= photos["strangers_rejected"] <= 1.0
     assert photos["known_faces"] == report["support"]
     assert (out / "confusion.png").exists()
+
+
+def test_two_workers_run_the_whole_job_and_publish_one_version(face_data, five_records, tmp_path):
+    """The multiworker overlay's Job: every worker runs `run` on one models folder and one work
+    folder; only the chief takes the lock, evaluates and publishes, the other trains and exits 0."""
+    models, work = tmp_path / "models", seeded_work(five_records, tmp_path)
+    shutil.copytree(work / "records", work / "worker-1" / "records")  # its own folder, seeded too
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "CUDA_VISIBLE_DEVICES": ""}
+        command = [sys.executable, "-m", "trainer", "run", "--data", str(face_data / "five-celebrities"),
+                   "--models", str(models), "--work", str(work), "--config", TINY,
+                   "--set", "train.strategy=multi_worker", "--set", "train.histogram_freq=0"]
+        processes.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+    try:
+        outputs = [p.communicate(timeout=420)[0] for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert registry.versions(models / "faces") == [1]
+    assert "published" in outputs[0] and "worker 1 of 2: trained" in outputs[1]
+    (worker_run,) = (work / "worker-1" / "runs").iterdir()
+    assert (worker_run / "model.keras").exists() and not (worker_run / "report.json").exists()
+    assert (only_run(work) / "report.json").exists()

@@ -28,6 +28,7 @@ COMMANDS = {
     "export": ("trainer.commands.export", "export an evaluated run as a SavedModel"),
     "publish": ("trainer.commands.publish", "export a run as the next model version, behind a quality gate"),
     "rollback": ("trainer.commands.rollback", "publish the previous model version again as the newest"),
+    "verify": ("trainer.commands.verify", "check that TF Serving would load a version and answer it"),
     "run": ("trainer.commands.run", "prepare, train, evaluate and publish in one go"),
     "tune": ("trainer.commands.tune", "random search over learning rate, weight decay, dropout and width"),
 }

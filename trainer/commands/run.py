@@ -4,8 +4,14 @@ Work files go to --work, else $TRAINER_WORK_DIR, else <models>/.trainer-work (se
 trainer/retrain.py). One run at a time per models folder: the lock <models>/.trainer-run.lock
 is held throughout.
 
-Exit status (trainer/errors.py): 0 published, 3 refused by the quality gate, 2 bad input,
-1 other failure, 75 another run holds the lock. Nothing is published unless every step succeeds.
+With TF_CONFIG naming several workers (k8s/overlays/multiworker), every worker runs this
+command; only the chief takes the lock, evaluates and publishes. The others prepare into
+WORK/<type>-<index>/ (never the chief's folder, should WORK be shared), train with the chief
+and exit 0.
+
+Exit status (trainer/errors.py): 0 published (or, on a worker other than the chief, trained),
+3 refused by the quality gate or the load check, 2 bad input, 1 other failure, 75 another run
+holds the lock. Nothing is published unless every step succeeds.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from trainer.config import add_config_arguments, load_config
 from trainer.errors import EXIT_OK
+from trainer.model.cluster import Task, this_task
 from trainer.publishing.runlock import run_lock
 
 LOCK_FILE = ".trainer-run.lock"
@@ -30,15 +37,24 @@ def add_arguments(parser) -> None:
     add_config_arguments(parser)
 
 
-def work_dir(args) -> Path:
-    return Path(args.work or os.environ.get("TRAINER_WORK_DIR") or Path(args.models) / ".trainer-work")
+def work_dir(args, task: Task | None = None) -> Path:
+    """The chief's work folder, or WORK/<type>-<index> for another worker."""
+    base = Path(args.work or os.environ.get("TRAINER_WORK_DIR") or Path(args.models) / ".trainer-work")
+    return base if task is None or task.chief else base / f"{task.type}-{task.index}"
 
 
 def main(args) -> int:
     config = load_config(args.config, args.overrides)
+    task = this_task()
+    if not task.chief:
+        from trainer.retrain import train_as_worker  # TensorFlow from here
+
+        run_dir = train_as_worker(args.data, work_dir(args, task), config)
+        print(f"{task.name} of {task.workers}: trained ({run_dir}); the chief evaluates and publishes")
+        return EXIT_OK
     with run_lock(Path(args.models) / LOCK_FILE):
         from trainer.retrain import retrain  # TensorFlow from here
 
-        version = retrain(args.data, args.models, work_dir(args), config, args.strangers, args.force)
+        version = retrain(args.data, args.models, work_dir(args, task), config, args.strangers, args.force)
     print(f"published {Path(args.models) / config.publish.model_name / str(version)}")
     return EXIT_OK

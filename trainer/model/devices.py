@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import keras
 import tensorflow as tf
 
 from trainer.config import TrainConfig
+from trainer.model.cluster import this_task
 from trainer.model.multiworker import patch_keras_for_multi_worker
 
 
@@ -32,8 +30,7 @@ def set_precision(name: str) -> str:
 
 def worker_count() -> int:
     """Workers named in TF_CONFIG (1 without it)."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    return sum(len(cluster.get(role, [])) for role in ("chief", "worker")) or 1
+    return this_task().workers
 
 
 def strategy_name(name: str) -> str:

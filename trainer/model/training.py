@@ -31,6 +31,10 @@ class RunConfigChanged(BadInput):
     """An interrupted run was restarted with a different config."""
 
 
+class WorkersDisagree(BadInput):
+    """The workers of a multi-worker run hold different records."""
+
+
 def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=()) -> keras.Model:
     """Train on the records' train split, validate on validation; resume an interrupted run.
 
@@ -41,6 +45,8 @@ def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=())
     if run.model.exists():
         raise RunFinished(f"{run.root} already holds a trained model; give another --run folder")
     manifest = manifest_io.read(records_dir)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_same_records(strategy, manifest)
     spec = model_spec(manifest, config)
     _write_run_info(run, config, records_dir, manifest, spec)
     batch, seed = config.train.batch_size, config.train.seed
@@ -55,6 +61,22 @@ def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=())
     model.save(run.model)
     learning_curves(read_history(run.history), run.curves)
     return model
+
+
+def _check_same_records(strategy: tf.distribute.Strategy, manifest: dict) -> None:
+    """Raise WorkersDisagree unless every worker's records have this worker's digest.
+
+    Each worker prepares its own records (trainer/retrain.py); the data shard policy gives each
+    every n-th element of its own copy, so copies that differ would train on a skewed mix, or
+    hang when the workers count different steps. Every worker calls this at the same point.
+    """
+    digest = bytes.fromhex(manifest["records_digest"])
+    local = tf.constant([list(digest)], tf.int32)  # [1, 32]
+    values = strategy.experimental_distribute_values_from_function(lambda _: local)
+    everyone = strategy.gather(values, axis=0).numpy()  # [replicas, 32]
+    if not (everyone == everyone[0]).all():
+        raise WorkersDisagree("the workers prepared different records from the photos (records_digest "
+                              "differs); give every worker the same photos and an empty work folder of its own")
 
 
 def _write_run_info(run: RunDir, config: TrainerConfig, records_dir, manifest: dict, spec) -> None:

@@ -1,0 +1,25 @@
+"""`python -m trainer verify --version DIR`: would TF Serving load this version and answer it?
+
+The check the registry runs, in a fresh process, before a version is published or restored
+(trainer/publishing/servable.py): every signature under TF Serving's batching rules, and the
+version's warm-up requests replayed. Exit status 0 if it passes, 3 (refused) with the reason if not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--version", type=Path, required=True, help="a version folder (holding saved_model.pb)")
+    parser.add_argument("--max-batch-size", type=int, default=None,
+                        help="TF Serving's max_batch_size (default: TensorFlow's, 1000)")
+
+
+def main(args) -> int:
+    from trainer.publishing.servable import MAX_BATCH_SIZE, check_version  # TensorFlow from here
+
+    replayed = check_version(args.version, args.max_batch_size or MAX_BATCH_SIZE)
+    print(f"{args.version}: loads as TF Serving would; every signature batches; "
+          f"{replayed} warm-up requests replayed")
+    return 0

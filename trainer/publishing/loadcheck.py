@@ -1,0 +1,59 @@
+"""Before a version is published: load it in a fresh process the way TF Serving will.
+
+TF Serving tries only the newest version. A newest version it cannot load keeps the old one
+serving only until the next restart, then nothing serves; so the registry renames a version
+into place only after `check_in_fresh_process` has passed (trainer/publishing/servable.py holds
+the check itself: every signature, the batching rules, the warm-up requests replayed).
+
+A fresh process, not this one: the trainer has the model in memory already, and the check must
+see only what is on disk, with none of this process's state (custom objects, strategies,
+GPU memory) to lean on.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from trainer.errors import Refused
+
+CHECK_TIMEOUT_S = 600
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding `trainer`
+
+
+class NotServable(Refused):
+    """TF Serving would fail to load the version, or fail its requests (nothing was published)."""
+
+
+def check_in_fresh_process(version_dir: Path, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+    """Run `python -m trainer verify --version VERSION_DIR` in a new interpreter; raise
+    NotServable with its reason if it does not pass."""
+    command = [sys.executable, "-m", "trainer", "verify", "--version", str(version_dir)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=_environment(),
+                              cwd=PACKAGE_ROOT)
+    except subprocess.TimeoutExpired:
+        raise NotServable(f"loading {version_dir} as TF Serving would took over {timeout_s:.0f} s; "
+                          "nothing was published") from None
+    if done.returncode != 0:
+        raise NotServable(f"TF Serving would not load {version_dir}: {_reason(done.stderr)}; nothing was published")
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment, on the CPU (as the project's TF Serving runs, and so that a
+    trainer holding the GPU's memory cannot make the check fail) and outside any cluster."""
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    environment["CUDA_VISIBLE_DEVICES"] = ""
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
+    return environment
+
+
+def _reason(stderr: str) -> str:
+    """The check's one-sentence error (`refused: ...`), else the last line it printed."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("refused: "):
+            return line.removeprefix("refused: ")
+    return lines[-1] if lines else "the check exited without a message"
