@@ -183,3 +183,22 @@ def test_two_workers_run_the_whole_job_and_publish_one_version(face_data, five_r
     (worker_run,) = (work / "worker-1" / "runs").iterdir()
     assert (worker_run / "model.keras").exists() and not (worker_run / "report.json").exists()
     assert (only_run(work) / "report.json").exists()
+
+
+def test_evaluate_with_strangers_splits_them_by_person(published, face_data, tmp_path):
+    """Strangers calibrate with half their people; the other half is only measured."""
+    _, work, _ = published
+    strangers = tmp_path / "strangers"
+    for person in sorted((face_data / "lfw-strangers").iterdir())[:6]:
+        (strangers / person.name).mkdir(parents=True)
+        for photo in sorted(person.iterdir())[:3]:
+            (strangers / person.name / photo.name).symlink_to(photo)
+    run = only_run(work)
+    assert trainer_main(["evaluate", "--run", str(run), "--strangers", str(strangers)]) == 0
+    openset = json.loads((run / "report.json").read_text())["openset"]
+    people = openset["strangers"]
+    assert set(people["calibration_people"]).isdisjoint(people["test_people"])
+    assert set(people["calibration_people"]) | set(people["test_people"]) == {p.name for p in strangers.iterdir()}
+    assert len(people["test_people"]) == 3 and openset["test"]["strangers"] > 0
+    assert 0.93 <= openset["known_accept"] <= 0.95  # chosen between the floor and the default
+    assert 0.0 <= openset["test"]["strangers_rejected"] <= 1.0 and (run / "openset.png").exists()

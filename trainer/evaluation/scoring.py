@@ -23,6 +23,9 @@ from trainer.publishing.rundir import RunDir
 from trainer.data.split import SPLITS
 
 BATCH = 64
+OPENSET_PLOT = "openset.png"
+RULES = {"cosine": "cosine similarity to the nearest person's centre, per-person thresholds",
+         "softmax": "top class probability, per-person thresholds"}
 
 
 def predict(model, dataset: tf.data.Dataset, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -61,29 +64,30 @@ def evaluate_run(run_dir: Path, records_dir: Path | None = None, strangers_dir: 
     config, info = run.read_config(), run.model_info()
     records_dir = Path(records_dir or run.read_json(run.dataset)["records_dir"])
     model = keras.models.load_model(run.model)
-    classes = len(info.class_names)
     test, validation = (_faces(model, records_dir, split, info.preprocess) for split in ("test", "validation"))
-    calibration, held_out, people = _strangers(model, strangers_dir, info.preprocess) if strangers_dir \
-        else (None, None, {})
-    accept, thresholds = openset.calibrate(validation, calibration, classes, config.openset)
+    strangers = _strangers(model, strangers_dir, info.preprocess) if strangers_dir else (None, None, {})
     report = classification_report(test.class_scores, test.labels, list(info.class_names))
-    pooled = openset.pooled_threshold(validation, accept)
-    report.update(split="test", unknown_threshold=float(pooled),
-                  class_thresholds=[float(t) for t in thresholds], openset={
-                      "rule": RULES[config.model.head], "known_accept": accept,
-                      "validation": openset.figures(thresholds, validation, calibration),
-                      "test": openset.figures(thresholds, test, held_out),
-                      "strangers": people,
-                      "curve": openset.curve(validation, test, held_out, classes, config.openset),
-                  })
+    report.update(split="test", **_openset_report(config, len(info.class_names), validation, test, *strangers))
     write_report(report, run.report, run.confusion)
-    openset_curve(report["openset"]["curve"], accept, run.root / OPENSET_PLOT)
+    openset_curve(report["openset"]["curve"], report["openset"]["known_accept"], run.root / OPENSET_PLOT)
     return report
 
 
-RULES = {"cosine": "cosine similarity to the nearest person's centre, per-person thresholds",
-         "softmax": "top class probability, per-person thresholds"}
-OPENSET_PLOT = "openset.png"
+def _openset_report(config, classes: int, validation: openset.Faces, test: openset.Faces,
+                    calibration: openset.Faces | None, held_out: openset.Faces | None, people: dict) -> dict:
+    """The report's unknown-face part: thresholds, figures, the split of strangers, the curve."""
+    accept, thresholds = openset.calibrate(validation, calibration, classes, config.openset)
+    return {
+        "unknown_threshold": openset.pooled_threshold(validation, accept),
+        "class_thresholds": [float(t) for t in thresholds],
+        "openset": {
+            "rule": RULES[config.model.head], "known_accept": accept,
+            "validation": openset.figures(thresholds, validation, calibration),
+            "test": openset.figures(thresholds, test, held_out),
+            "strangers": people,
+            "curve": openset.curve(validation, test, held_out, classes, config.openset),
+        },
+    }
 
 
 def _faces(model, records_dir: Path, splits, spec: PreprocessSpec) -> openset.Faces:
