@@ -6,7 +6,6 @@ wait for a first model, the volume-owner step, the documented rollback command.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -19,69 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from deploy_files import OVERLAYS, ROOT, config_map, find, objects, pod_spec, run, tool, workloads
+
 DOCS = ROOT / "docs" / "deployment.md"
 PHOTOS_POD = ROOT / "k8s" / "photos-pod.yaml"
-OVERLAYS = ["dev", "prod", "multiworker"]
 RWX_OVERLAYS = ["prod", "multiworker"]
 TRAINER_UID = 10001
 
-INSTALL = {
-    "kubectl": "install kubectl >= 1.27, which bundles kustomize",
-    "kubernetes-validate": "pip install kubernetes-validate==1.37.0",
-    "jq": "apt-get install -y jq",
-}
-
-
-def tool(name: str) -> str:
-    """Path of a command-line tool, from this virtual environment or PATH; fail if absent."""
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    path = shutil.which(name, path=search)
-    if path is None:
-        pytest.fail(f"{name} is not installed; install it with: {INSTALL[name]}", pytrace=False)
-    return path
-
-
-def run(*command: str, stdin: str | None = None) -> str:
-    result = subprocess.run(command, check=False, cwd=ROOT, input=stdin, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-@functools.cache
-def objects(overlay: str) -> tuple[dict, ...]:
-    rendered = run(tool("kubectl"), "kustomize", f"k8s/overlays/{overlay}")
-    return tuple(doc for doc in yaml.safe_load_all(rendered) if doc)
-
-
-def find(overlay: str, kind: str, name: str) -> dict:
-    matches = [o for o in objects(overlay)
-               if o["kind"] == kind and o["metadata"]["name"] == name]
-    assert len(matches) == 1, f"{overlay}: expected one {kind}/{name}, found {len(matches)}"
-    return matches[0]
-
-
-def pod_spec(obj: dict) -> dict:
-    if obj["kind"] == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    if obj["kind"] == "Pod":
-        return obj["spec"]
-    return obj["spec"]["template"]["spec"]
-
-
-def pods(overlay: str) -> list[dict]:
-    return [o for o in objects(overlay) if o["kind"] in {"Deployment", "CronJob", "Job"}]
-
-
 def photos_pod() -> dict:
     return yaml.safe_load(PHOTOS_POD.read_text())
-
-
-def config_map(overlay: str, prefix: str) -> dict:
-    (found,) = [o for o in objects(overlay) if o["kind"] == "ConfigMap"
-                and o["metadata"]["name"].rsplit("-", 1)[0] == prefix]
-    return found["data"]
 
 
 def init_container(spec: dict, name: str) -> dict:
@@ -192,7 +137,7 @@ def pod_specs(source: str) -> list[tuple[str, dict]]:
     """(where, pod spec) of an overlay's workloads, or of k8s/photos-pod.yaml."""
     if source == "photos-pod":
         return [(source, pod_spec(photos_pod()))]
-    return [(f"{source}/{w['metadata']['name']}", pod_spec(w)) for w in pods(source)]
+    return [(f"{source}/{w['metadata']['name']}", pod_spec(w)) for w in workloads(source)]
 
 
 def writable_claims(spec: dict, container: dict) -> dict[str, str]:
@@ -347,7 +292,7 @@ def containers(spec: dict) -> list[dict]:
 def project_images(overlay: str) -> dict[str, list[dict]]:
     """The images this project builds (all but TF Serving's) -> the containers that run them."""
     found: dict[str, list[dict]] = {}
-    for workload in pods(overlay):
+    for workload in workloads(overlay):
         for container in containers(pod_spec(workload)):
             if not container["image"].startswith("tensorflow/serving:"):
                 found.setdefault(container["image"], []).append(container)

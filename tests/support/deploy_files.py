@@ -31,6 +31,7 @@ INSTALL = {
                "(https://kubernetes.io/docs/tasks/tools/)",
     "promtool": "apt-get install -y --no-install-recommends prometheus",
     "bash": "apt-get install -y bash",
+    "jq": "apt-get install -y jq",
 }
 
 # The service's environment (service config) and the trainer's, as the contract names them.
@@ -87,6 +88,8 @@ def find(overlay: str, kind: str, name: str) -> dict:
 def pod_spec(obj: dict) -> dict:
     if obj["kind"] == "CronJob":
         return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    if obj["kind"] == "Pod":
+        return obj["spec"]
     return obj["spec"]["template"]["spec"]
 
 
