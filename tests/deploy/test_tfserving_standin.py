@@ -27,7 +27,7 @@ from tensorflow_serving.apis import (
     prediction_log_pb2, prediction_service_pb2_grpc,
 )
 
-from exported_models import copy_version, publish, tiny_model
+from exported_models import BadSignatures, copy_version, publish, tiny_model
 from facecore.modelinfo import ModelInfo
 from processes import REPO, SUPPORT, TFSERVING_CONFIGS, free_port, wait_for
 from tfserving_standin import configs
@@ -422,34 +422,6 @@ def test_first_version_failing_stops_start_up(tmp_path):
 
 
 # ---- with real SavedModels and servers (slow) ---------------------------------------------------------------
-
-
-class BadSignatures(tf.Module):
-    """Signatures that TF Serving's batching refuses, and one it accepts."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def good(self, x):  # x: [N] -> y: [N]
-        return {"y": x * 2.0}
-
-    @tf.function(input_signature=[])
-    def no_input(self):
-        return {"y": tf.constant([1.0])}
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
-    def scalar_input(self, x):
-        return {"y": tf.reshape(x, [1])}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32)])
-    def two_inputs(self, a, b):
-        return {"y": a}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def scalar_output(self, x):
-        return {"y": tf.reduce_sum(x)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def wrong_batch(self, x):
-        return {"y": tf.concat([x, x], 0)}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from facecore.modelinfo import INPUT_KEY, ModelInfo
 from trainer.publishing.export import export_model
@@ -64,3 +65,32 @@ def copy_version(source: Path, base: Path, version: int) -> Path:
     target = base / str(version)
     staging.rename(target)
     return target
+
+
+class BadSignatures(tf.Module):
+    """Signatures that TF Serving's batching refuses, and one (`good`) it accepts: for the
+    stand-in's tests and the pre-publish check's."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def good(self, x):  # x: [N] -> y: [N]
+        return {"y": x * 2.0}
+
+    @tf.function(input_signature=[])
+    def no_input(self):
+        return {"y": tf.constant([1.0])}
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+    def scalar_input(self, x):
+        return {"y": tf.reshape(x, [1])}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32)])
+    def two_inputs(self, a, b):
+        return {"y": a}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def scalar_output(self, x):
+        return {"y": tf.reduce_sum(x)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def wrong_batch(self, x):
+        return {"y": tf.concat([x, x], 0)}

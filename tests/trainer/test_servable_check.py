@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from exported_models import publish as export_version, tiny_model
+from exported_models import BadSignatures, publish as export_version, tiny_model
 from facecore.modelinfo import ModelInfo
 from facecore.tfserving_api import serving_api
 from tfserving_standin.batching import Batching
@@ -26,34 +26,10 @@ from trainer.publishing.servable import check_version
 pytestmark = pytest.mark.slow
 
 
-class Broken(tf.Module):
-    """Signatures that TF Serving's batching session refuses (and `good`, which it accepts)."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def good(self, x):  # x: [N] -> y: [N]
-        return {"y": x * 2.0}
-
-    @tf.function(input_signature=[])
-    def no_input(self):
-        return {"y": tf.constant([1.0])}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def scalar_output(self, x):  # x: [N] -> y: [] (no batch dimension)
-        return {"y": tf.reduce_sum(x)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def wrong_batch(self, x):  # x: [N] -> y: [2N]
-        return {"y": tf.concat([x, x], 0)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32)])
-    def two_inputs(self, a, b):
-        return {"y": a + tf.reduce_sum(b)}
-
-
 def save(folder: Path, signature: str, warmup: dict) -> Path:
     """A SavedModel with `good` as serving_default and `signature`, and one warm-up request for
     `signature` with `warmup` as its inputs (the project's export warms up every signature)."""
-    module = Broken()
+    module = BadSignatures()
     signatures = {"serving_default": module.good}
     if signature != "serving_default":
         signatures[signature] = getattr(module, signature)
