@@ -32,7 +32,7 @@ from trainer.data import manifest as manifest_io
 from trainer.data.augment import augment_batch
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.data.preparation import prepare
-from trainer.evaluation.openset import stranger_split
+from trainer.evaluation.openset import shrunk_thresholds, stranger_split
 from trainer.model.network import CosineSimilarity, build_model
 from trainer.model.optimizers import build_optimizer
 
@@ -171,14 +171,11 @@ def rule_scores(rule: str, logits: np.ndarray, embedding: np.ndarray, classes: i
 
 
 def thresholds(score, nearest, labels, classes: int, accept: float, per_person: bool) -> np.ndarray:
+    """The trainer's shrunk per-person thresholds, or (not per person) the pooled one for all."""
     right = nearest == labels
-    pooled = float(np.quantile(score[right], 1 - accept))
-    result = np.full(classes, pooled)
-    for person in range(classes if per_person else 0):
-        own = score[right & (labels == person)]
-        if own.size:
-            result[person] = (own.size * np.quantile(own, 1 - accept) + PRIOR_FACES * pooled) / (own.size + PRIOR_FACES)
-    return result
+    if per_person:
+        return shrunk_thresholds(score[right], labels[right], classes, accept, PRIOR_FACES)
+    return np.full(classes, float(np.quantile(score[right], 1 - accept)))
 
 
 def table(found: dict, model: keras.Model, variant: str) -> dict:

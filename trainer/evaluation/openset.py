@@ -64,21 +64,30 @@ def stranger_split(names, seed: str = SPLIT_SEED) -> tuple[set[str], set[str]]:
 
 def pooled_threshold(validation: Faces, accept: float) -> float:
     """The threshold accepting about `accept` of all validation faces named right."""
-    scores = _right_scores(validation)[0]
-    return float(np.quantile(scores, 1.0 - accept)) if scores.size else 0.0
+    return _quantile(_right_scores(validation)[0], accept)
 
 
 def person_thresholds(validation: Faces, num_classes: int, accept: float, prior_faces: float) -> np.ndarray:
     """Per-person thresholds [C] accepting about `accept` of the validation faces named right."""
     scores, people = _right_scores(validation)
-    pooled = pooled_threshold(validation, accept)
+    return shrunk_thresholds(scores, people, num_classes, accept, prior_faces)
+
+
+def shrunk_thresholds(scores: np.ndarray, people: np.ndarray, num_classes: int, accept: float,
+                      prior_faces: float) -> np.ndarray:
+    """Each person's (1 - accept) quantile of `scores` (faces named right, of `people`), shrunk
+    toward the pooled one with the weight of `prior_faces` faces; the pooled one without faces."""
+    pooled = _quantile(scores, accept)
     thresholds = np.full(num_classes, pooled)
     for person in range(num_classes):
         own = scores[people == person]
         if own.size:
-            thresholds[person] = (own.size * np.quantile(own, 1.0 - accept) + prior_faces * pooled) / (
-                own.size + prior_faces)
+            thresholds[person] = (own.size * _quantile(own, accept) + prior_faces * pooled) / (own.size + prior_faces)
     return thresholds
+
+
+def _quantile(scores: np.ndarray, accept: float) -> float:
+    return float(np.quantile(scores, 1.0 - accept)) if scores.size else 0.0
 
 
 def _right_scores(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
