@@ -84,13 +84,26 @@ def client(app):
 
 
 @pytest.fixture
-def served_url(app):
-    """The app behind a real HTTP server on a free local port (threaded, in this process)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def serve_app():
+    """Put apps behind real HTTP servers on free local ports (threaded, in this process); each
+    call returns the app's URL, and the servers stop at the end of the test."""
+    servers = []
+
+    def serve(app) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def served_url(app, serve_app):
+    """The app behind a real HTTP server on a free local port."""
+    return serve_app(app)
 
 
 @pytest.fixture

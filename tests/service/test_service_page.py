@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from dataclasses import replace
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from exported_models import copy_version
 
@@ -47,12 +45,7 @@ def test_upload_shows_boxes_and_names(browser, served_url, face_data, tmp_path):
     photo = face_data / "test-photos" / "multi_face" / "three_people_voc2008_002506.jpg"
     expected = requests.post(served_url + "/v1/predict", data=photo.read_bytes(),
                              headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
-    page = browser.new_page()
-    page.goto(served_url + "/")
-    page.set_input_files("input[name=image]", str(photo))
-    page.click("button[type=submit]")
-    page.wait_for_selector("#status[data-state=done]", timeout=30_000)
-    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    page, _, _ = upload(browser, served_url, photo, tmp_path / "page.png")
     assert page.text_content("#status").startswith("3 faces found")
     assert page.get_attribute("#photo", "data-faces") == "3"
     assert page.locator("#faces li").all_text_contents()[0].startswith("bob")
@@ -143,20 +136,14 @@ def test_labels_of_a_group_photo_never_overlap(browser, served_url, face_data, t
         assert 0 <= label["y"] and label["y"] + label["height"] <= height + 1
 
 
-def test_unknown_faces_are_drawn_in_their_own_colour(browser, make_app, local_config, exported, face_data,
-                                                      tmp_path):
+def test_unknown_faces_are_drawn_in_their_own_colour(browser, make_app, serve_app, local_config, exported,
+                                                      face_data, tmp_path):
     copy_version(exported["unknown"], tmp_path / "other" / "faces", 1)  # every face below its threshold
-    app = make_app(replace(local_config, model_base_path=tmp_path / "other"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}"
-        photo = face_data / "test-photos" / "multi_face" / "three_people_voc2008_002506.jpg"
-        faces = requests.post(url + "/v1/predict", data=photo.read_bytes(),
-                              headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
-        page, labels, lines = upload(browser, url, photo, tmp_path / "unknown.png")
-    finally:
-        server.shutdown()
+    url = serve_app(make_app(replace(local_config, model_base_path=tmp_path / "other")))
+    photo = face_data / "test-photos" / "multi_face" / "three_people_voc2008_002506.jpg"
+    faces = requests.post(url + "/v1/predict", data=photo.read_bytes(),
+                          headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
+    page, labels, lines = upload(browser, url, photo, tmp_path / "unknown.png")
     assert faces and all(face["unknown"] for face in faces)
     assert overlapping(labels) == []
     for face in faces:
