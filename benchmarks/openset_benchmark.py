@@ -43,7 +43,7 @@ def train(data: Path, work: Path, strangers: Path, config: Path | None) -> tuple
     if config:
         command += ["--config", str(config)]
     started = time.perf_counter()
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, stdout=sys.stderr)  # its report goes to stderr: stdout is the JSON
     (run,) = sorted((work / "work" / "runs").iterdir())
     return time.perf_counter() - started, run
 

@@ -74,7 +74,7 @@ def in_process(models: Path, photos: list[tuple[str, bytes]], rounds: int) -> di
 
     def once(data: bytes) -> None:
         rgb = decode_image(data)
-        batch = face_batch(rgb, find_faces(rgb, detector, Options()), info.preprocess)
+        batch = face_batch(rgb, find_faces(rgb, detector, Options()), info.preprocess, detector)
         if len(batch):
             serve(**{INPUT_KEY: tf.constant(batch)})["probabilities"].numpy()
 

@@ -1,8 +1,10 @@
-"""Haar-cascade face detection: one detector, one set of parameters, used everywhere."""
+"""Haar-cascade face detection (and the eyes inside a face): one detector, one set of parameters,
+used everywhere."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from dataclasses import dataclass
 
@@ -10,6 +12,11 @@ import cv2
 import numpy as np
 
 from facecore.settings import Settings
+
+
+# Faces wider than this are shrunk to it before their eyes are searched (pixels): a bounded cost
+# for a huge face; above every lfw-known face (at most 147), so training crops are unaffected.
+EYE_SEARCH_WIDTH = 160
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,27 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Eyes:
+    """Eye centres in pixel coordinates of the original image; `left` is the one on the image's left."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+
+    @property
+    def angle(self) -> float:
+        """Degrees from the left to the right eye (positive: the right eye lower, on screen)."""
+        return math.degrees(math.atan2(self.right[1] - self.left[1], self.right[0] - self.left[0]))
+
+    @property
+    def distance(self) -> float:
+        return math.dist(self.left, self.right)
+
+    @property
+    def middle(self) -> tuple[float, float]:
+        return ((self.left[0] + self.right[0]) / 2.0, (self.left[1] + self.right[1]) / 2.0)
+
+
+@dataclass(frozen=True)
 class DetectorParams(Settings):
     """Haar cascade settings; `max_side` downscales large photos before detection (0: never).
 
@@ -37,9 +65,12 @@ class DetectorParams(Settings):
     full resolution), find the same faces on test-photos, and a face in more LFW photos;
     see benchmarks/detector_benchmark.py. `min_size` (original-image pixels) stays below the
     trainer's `prepare.min_face_size` (40): smaller faces are too coarse to identify anyway.
+    `eye_cascade` and `max_eye_angle` find the eyes that `PreprocessSpec.align_eyes` aligns on.
     """
 
     cascade: str = "haarcascade_frontalface_alt2.xml"
+    eye_cascade: str = "haarcascade_eye.xml"
+    max_eye_angle: float = 25.0
     scale_factor: float = 1.1
     min_neighbors: int = 4
     min_size: int = 36
@@ -53,22 +84,23 @@ class DetectorParams(Settings):
 
 
 class FaceDetector:
-    """Finds faces in RGB images; safe to share between threads (one cascade per thread)."""
+    """Finds faces (and their eyes) in RGB images; safe to share between threads (one cascade per thread)."""
 
     def __init__(self, params: DetectorParams = DetectorParams()) -> None:
         self.params = params
-        self._path = cv2.data.haarcascades + params.cascade
         self._local = threading.local()
-        self._cascade()  # fail at construction, not at first request, if the XML is missing
+        self._cascade(params.cascade)  # fail at construction, not at first request, if an XML is missing
+        self._cascade(params.eye_cascade)
 
-    def _cascade(self) -> cv2.CascadeClassifier:
-        cascade = getattr(self._local, "cascade", None)
-        if cascade is None:
-            cascade = cv2.CascadeClassifier(self._path)
+    def _cascade(self, name: str) -> cv2.CascadeClassifier:
+        cascades = self._local.__dict__.setdefault("cascades", {})
+        if name not in cascades:
+            path = cv2.data.haarcascades + name
+            cascade = cv2.CascadeClassifier(path)
             if cascade.empty():
-                raise FileNotFoundError(f"cannot load Haar cascade {self._path}")
-            self._local.cascade = cascade
-        return cascade
+                raise FileNotFoundError(f"cannot load Haar cascade {path}")
+            cascades[name] = cascade
+        return cascades[name]
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """All faces in an RGB uint8 image [H, W, 3], largest first."""
@@ -79,7 +111,7 @@ class FaceDetector:
             size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         min_side = max(1, round(self.params.min_size * scale))
-        found = self._cascade().detectMultiScale(
+        found = self._cascade(self.params.cascade).detectMultiScale(
             grey,
             scaleFactor=self.params.scale_factor,
             minNeighbors=self.params.min_neighbors,
@@ -87,6 +119,35 @@ class FaceDetector:
         )
         boxes = [_rescale(box, scale, rgb.shape) for box in np.asarray(found).reshape(-1, 4)]
         return sorted(boxes, key=lambda b: (-b.area, b.y, b.x))
+
+    def eyes(self, rgb: np.ndarray, box: Box) -> Eyes | None:
+        """Both eyes of the face at `box`, or None where no pair looks like the eyes of a face
+        turned at most `max_eye_angle` degrees: one centre in each half of the box's upper 60 %,
+        apart by 25-70 % of its width; of several such pairs, the most level and even-sized."""
+        top = rgb[box.y : box.y + int(box.height * 0.6), box.x : box.x + box.width]
+        if top.size == 0 or box.width < 24:
+            return None
+        grey = cv2.cvtColor(np.ascontiguousarray(top), cv2.COLOR_RGB2GRAY)
+        scale = min(1.0, EYE_SEARCH_WIDTH / box.width)  # a large face is searched at a fixed cost
+        if scale < 1.0:
+            grey = cv2.resize(grey, (EYE_SEARCH_WIDTH, max(1, round(grey.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        width = grey.shape[1]
+        smallest, largest = max(6, width // 10), width // 2
+        found = self._cascade(self.params.eye_cascade).detectMultiScale(
+            grey, scaleFactor=1.1, minNeighbors=4, minSize=(smallest, smallest), maxSize=(largest, largest))
+        centres = [((x + w / 2.0) / scale, (y + h / 2.0) / scale, w / scale)
+                   for x, y, w, h in np.asarray(found).reshape(-1, 4).tolist()]
+        best = None
+        for lx, ly, lw in (c for c in centres if c[0] < box.width / 2.0):
+            for rx, ry, rw in (c for c in centres if c[0] >= box.width / 2.0):
+                angle = math.degrees(math.atan2(ry - ly, rx - lx))
+                if not 0.25 <= (rx - lx) / box.width <= 0.7 or abs(angle) > self.params.max_eye_angle:
+                    continue
+                cost = abs(angle) / self.params.max_eye_angle + abs(lw - rw) / max(lw, rw)
+                if best is None or cost < best[0]:
+                    best = (cost, Eyes((box.x + lx, box.y + ly), (box.x + rx, box.y + ry)))
+        return None if best is None else best[1]
 
 
 def _downscale_factor(shape: tuple[int, ...], max_side: int) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecore.detect import Box
+from facecore.detect import Box, Eyes, FaceDetector
 from facecore.settings import Settings
 
 
@@ -18,6 +18,10 @@ class PreprocessSpec(Settings):
     A face box is grown by `crop_margin` of its side on every side, squared, clamped into the
     photo and resized to `crop_size` (the RGB crop stored in the TFRecords). The model input is
     that crop in grayscale, resized to `input_size` and normalised as (x / 255 - mean) / std.
+
+    With `align_eyes`, a face whose two eyes are found is cropped from the photo turned so its
+    eyes lie level, centred and scaled on the eyes instead of the box (the crop an average box
+    would give: eyes `EYE_SPAN` of the box width apart, `EYE_RISE` above its centre).
     """
 
     crop_margin: float = 0.15
@@ -25,6 +29,13 @@ class PreprocessSpec(Settings):
     input_size: int = 64
     mean: float = 0.5
     std: float = 0.5
+    align_eyes: bool = True
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PreprocessSpec":
+        """A recorded spec (records' manifest, model metadata); one written before eye alignment
+        existed has no `align_eyes` and describes unaligned crops."""
+        return super().from_dict({"align_eyes": False, **values})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.crop_margin <= 1.0:
@@ -44,12 +55,39 @@ def square_box(box: Box, margin: float, image_shape: tuple[int, ...]) -> Box:
     return Box(x, y, side, side)
 
 
-def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec) -> np.ndarray:
-    """RGB uint8 crop [crop_size, crop_size, 3] of one face."""
+# Where eyes sit in a Haar box (haarcascade_frontalface_alt2), as shares of the box width:
+# medians over 203 lfw-known faces whose eyes were found (distance 0.367 +- 0.037).
+EYE_SPAN, EYE_RISE = 0.367, 0.108
+
+
+def face_crops(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> list[np.ndarray]:
+    """The crops of the faces at `boxes`, eye-aligned where the spec says so and both eyes are found."""
+    return [crop_face(rgb, box, spec, detector.eyes(rgb, box) if spec.align_eyes else None) for box in boxes]
+
+
+def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec, eyes: Eyes | None = None) -> np.ndarray:
+    """RGB uint8 crop [crop_size, crop_size, 3] of one face (aligned on `eyes` when given)."""
+    size = (spec.crop_size, spec.crop_size)
+    if eyes is not None:
+        return cv2.resize(_aligned_patch(rgb, eyes, spec.crop_margin), size, interpolation=cv2.INTER_AREA)
     square = square_box(box, spec.crop_margin, rgb.shape)
     patch = rgb[square.y : square.y + square.height, square.x : square.x + square.width]
-    size = (spec.crop_size, spec.crop_size)
     return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+
+
+def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float) -> np.ndarray:
+    """The square a box would give around these eyes, turned so they lie level (edges replicated)."""
+    width = eyes.distance / EYE_SPAN
+    side = max(1, round(width * (1.0 + 2.0 * margin)))
+    turn = np.radians(eyes.angle)
+    cos, sin = np.cos(turn), np.sin(turn)
+    mx, my = eyes.middle
+    # the face centre lies EYE_RISE * width below the eyes' middle, along the face's own vertical
+    cx, cy = mx - sin * EYE_RISE * width, my + cos * EYE_RISE * width
+    # image -> patch: rotate by -angle about the centre, then put the centre in the middle
+    matrix = np.array([[cos, sin, side / 2.0 - (cos * cx + sin * cy)],
+                       [-sin, cos, side / 2.0 - (-sin * cx + cos * cy)]])
+    return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def model_input(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

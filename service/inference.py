@@ -16,7 +16,7 @@ import numpy as np
 from facecore.detect import Box, DetectorParams, FaceDetector
 from facecore.images import decode_image
 from facecore.modelinfo import UNKNOWN_LABEL, ModelInfo, is_unknown
-from facecore.preprocess import PreprocessSpec, crop_face, model_inputs
+from facecore.preprocess import PreprocessSpec, face_crops, model_inputs
 from service.backend import ModelBackend, Scores, ServedModel
 
 
@@ -54,9 +54,9 @@ def find_faces(rgb: np.ndarray, detector: FaceDetector, options: Options) -> lis
     return boxes[: options.max_faces]
 
 
-def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec) -> np.ndarray:
+def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> np.ndarray:
     """Model inputs [N, S, S, 1] float32 for the faces at `boxes`."""
-    return model_inputs([crop_face(rgb, box, spec) for box in boxes], spec)
+    return model_inputs(face_crops(rgb, boxes, spec, detector), spec)
 
 
 def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options(),
@@ -64,7 +64,7 @@ def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options()
     """Detect and preprocess the faces of an RGB photo exactly as the model's metadata says."""
     detector = detector or FaceDetector(info.detector)
     boxes = find_faces(rgb, detector, options)
-    return PreparedFaces(boxes, face_batch(rgb, boxes, info.preprocess))
+    return PreparedFaces(boxes, face_batch(rgb, boxes, info.preprocess, detector))
 
 
 def label_faces(scores: Scores, info: ModelInfo, top_k: int) -> list[dict]:
@@ -120,10 +120,11 @@ class Recognizer:
         return prepared, scores, served
 
     def _prepare(self, rgb, info: ModelInfo, options: Options, timings: dict) -> PreparedFaces:
+        detector = self._detector(info.detector)
         with self._stage("detect", timings):
-            boxes = find_faces(rgb, self._detector(info.detector), options)
+            boxes = find_faces(rgb, detector, options)
         with self._stage("preprocess", timings):
-            batch = face_batch(rgb, boxes, info.preprocess)
+            batch = face_batch(rgb, boxes, info.preprocess, detector)
         return PreparedFaces(boxes, batch)
 
     def _infer(self, batch: np.ndarray, version: int | None, timings: dict) -> Scores:

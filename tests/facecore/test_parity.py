@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from facecore.images import decode_image
 from facecore.modelinfo import CLASS_SCORES_KEY, SCORE_KEY, THRESHOLD_KEY, ModelInfo
-from facecore.detect import DetectorParams
+from facecore.detect import DetectorParams, FaceDetector
 from service.inference import prepare_faces
 from trainer.data import manifest as manifest_io
 from trainer.config import load_config
@@ -45,7 +45,10 @@ def trainer_side(face_data, tmp_path_factory):
 def test_service_input_equals_training_input(trainer_side):
     data, by_person, info, _ = trainer_side
     assert set(by_person) == set(PARITY_PHOTOS)
+    detector = FaceDetector(info.detector)
     for person, (_, _, name) in PARITY_PHOTOS.items():
+        rgb = decode_image((data / person / name).read_bytes())
+        assert info.preprocess.align_eyes and detector.eyes(rgb, detector.detect(rgb)[0]), person  # aligned
         served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch
         assert served.shape[1:] == by_person[person].shape
         assert np.max(np.abs(served[0] - by_person[person])) <= 1e-6, person

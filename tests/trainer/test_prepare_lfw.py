@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from facecore.detect import Box
+from facecore.detect import Box, FaceDetector
 from facecore.images import decode_image
-from facecore.preprocess import crop_face
+from facecore.preprocess import face_crops
 from trainer.config import load_config
 from trainer.data.preparation import prepare
 from trainer.data.records import read_split
@@ -60,11 +60,11 @@ def test_a_fresh_run_gives_the_identical_split(first_run, lfw_copy, tmp_path):
 def test_records_read_back_as_the_same_crops(first_run, lfw_copy):
     manifest, out = first_run
     config = load_config()
-    records = read_split(out, "test")
+    records, detector = read_split(out, "test"), FaceDetector(config.detector)
     assert len(records) == manifest["counts"]["test"]["total"]
     for record in records[::10]:
         rgb = decode_image((lfw_copy / record["source"]).read_bytes())
-        expected = crop_face(rgb, Box(*record["box"]), config.preprocess)
+        (expected,) = face_crops(rgb, [Box(*record["box"])], config.preprocess, detector)
         assert np.array_equal(record["image"], expected), record["source"]
 
 

@@ -11,7 +11,7 @@ import cv2
 from facecore.detect import DetectorParams, FaceDetector
 from facecore.errors import ImageError
 from facecore.images import decode_image, encode_png, pixel_hash
-from facecore.preprocess import PreprocessSpec, crop_face
+from facecore.preprocess import PreprocessSpec, face_crops
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def extract(data: bytes, params: ExtractParams, detector: FaceDetector) -> Extra
     if min(face.width, face.height) < params.min_face_size:
         reason = f"largest face {face.width}x{face.height} < {params.min_face_size} pixels"
         return Extraction(outcome=TOO_SMALL, reason=reason, faces_found=len(boxes), box=box, **base)
-    crop = crop_face(rgb, face, params.preprocess)
+    (crop,) = face_crops(rgb, [face], params.preprocess, detector)
     return Extraction(outcome=USED, faces_found=len(boxes), box=box, png=encode_png(crop), **base)
 
 
