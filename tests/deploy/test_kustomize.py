@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from deploy_files import (
     OPTIONAL_SERVICE_ENV, OVERLAYS, ROOT, SERVICE_ENV, TFSERVING_CONFIGS, TRAINER_ENV, compose, config_map, find,
@@ -146,3 +147,24 @@ def test_k8s_tfserving_serves_the_configured_model_name(overlay):
     assert flags["--model_name"] == "$(MODEL_NAME)" and flags["--model_base_path"] == "/models/$(MODEL_NAME)"
     (env,) = [e for e in container["env"] if e["name"] == "MODEL_NAME"]
     assert env["valueFrom"]["configMapKeyRef"]["name"].startswith("faceid-config")
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_renaming_the_model_in_an_overlay_renames_it_everywhere(overlay, tmp_path):
+    """An operator's overlay that sets faceid-config's MODEL_NAME (and lists the model-name
+    component, as ours do) moves TF Serving's readiness path and the trainer's MODEL_NAME too."""
+    base = os.path.relpath(ROOT / "k8s", tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {base}/overlays/{overlay}\n"
+        "configMapGenerator:\n  - name: faceid-config\n    behavior: merge\n    literals:\n      - MODEL_NAME=people\n"
+        f"components:\n  - {base}/components/model-name\n")
+    rendered = [d for d in yaml.safe_load_all(run(tool("kubectl"), "kustomize", str(tmp_path))) if d]
+    (tfserving,) = [d for d in rendered if d["kind"] == "Deployment" and d["metadata"]["name"] == "tfserving"]
+    assert pod_spec(tfserving)["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/v1/models/people/metadata"
+    names = {d["metadata"]["name"].rsplit("-", 1)[0]: d["data"].get("MODEL_NAME")
+             for d in rendered if d["kind"] == "ConfigMap"}
+    assert names["faceid-config"] == names["faceid-trainer-config"] == "people"
+    # and our overlays as shipped keep the one default name
+    shipped = pod_spec(find(overlay, "Deployment", "tfserving"))["containers"][0]
+    assert shipped["readinessProbe"]["httpGet"]["path"] == "/v1/models/faces/metadata"
