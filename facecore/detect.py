@@ -138,16 +138,16 @@ class FaceDetector:
             grey, scaleFactor=1.1, minNeighbors=4, minSize=(smallest, smallest), maxSize=(largest, largest))
         centres = [((x + w / 2.0) / scale, (y + h / 2.0) / scale, w / scale)
                    for x, y, w, h in np.asarray(found).reshape(-1, 4).tolist()]
-        best = None
+        best, best_cost = None, math.inf
         for lx, ly, lw in (c for c in centres if c[0] < box.width / 2.0):
             for rx, ry, rw in (c for c in centres if c[0] >= box.width / 2.0):
-                angle = math.degrees(math.atan2(ry - ly, rx - lx))
-                if not 0.25 <= (rx - lx) / box.width <= 0.7 or abs(angle) > self.params.max_eye_angle:
+                pair = Eyes((box.x + lx, box.y + ly), (box.x + rx, box.y + ry))
+                if not 0.25 <= (rx - lx) / box.width <= 0.7 or abs(pair.angle) > self.params.max_eye_angle:
                     continue
-                cost = abs(angle) / self.params.max_eye_angle + abs(lw - rw) / max(lw, rw)
-                if best is None or cost < best[0]:
-                    best = (cost, Eyes((box.x + lx, box.y + ly), (box.x + rx, box.y + ry)))
-        return None if best is None else best[1]
+                cost = abs(pair.angle) / self.params.max_eye_angle + abs(lw - rw) / max(lw, rw)
+                if cost < best_cost:
+                    best, best_cost = pair, cost
+        return best
 
 
 def _downscale_factor(shape: tuple[int, ...], max_side: int) -> float:
