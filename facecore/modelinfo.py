@@ -1,7 +1,7 @@
 """The contract between an exported model and its clients.
 
 An exported SavedModel has two signatures:
-- `serving_default`: input `faces` float32 [N, S, S, 1] (see `preprocess.model_input`);
+- `serving_default`: input `faces` float32 [N, S, S, channels] (see `preprocess.model_input`);
   outputs `probabilities` float32 [N, C], `embedding` float32 [N, D], and the open-set rule's
   `score` and `threshold` float32 [N]: a face is unknown when its score is below its threshold
   (`is_unknown`; the rule is trainer/evaluation/openset.py's `decide`, baked into the graph).
@@ -62,7 +62,7 @@ class ModelInfo:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         size = self.preprocess.input_size
-        return (size, size, 1)
+        return (size, size, self.preprocess.channels)
 
     def to_dict(self) -> dict:
         return {

@@ -15,41 +15,50 @@ from facecore.settings import Settings
 class PreprocessSpec(Settings):
     """How a detected face becomes a model input.
 
-    A face box is grown by `crop_margin` of its side on every side, squared, clamped into the
-    photo and resized to `crop_size` (the RGB crop stored in the TFRecords). The model input is
-    that crop in grayscale, resized to `input_size` and normalised as (x / 255 - mean) / std.
+    A face box is grown by `crop_margin` of its side on every side, its centre moved down by
+    `crop_shift` of its side, squared, clamped into the photo and resized to `crop_size` (the RGB
+    crop stored in the TFRecords). The model input is that crop in grayscale (`channels` 1) or
+    RGB (3), resized to `input_size` and normalised as (x / 255 - mean) / std.
+
+    The defaults are the pretrained descriptor's (trainer/model/descriptor.py): dlib's 150-pixel
+    chip, which the Haar box scaled by 1.038 (margin 0.019) and moved down 0.09 of its side
+    matches (the median Haar eye pair lands where the chip puts the eyes), in RGB, 0..1 (the
+    network subtracts its own mean). The course's CNN uses trainer/configs/scratch.toml.
 
     With `align_eyes`, a face whose two eyes are found is cropped from the photo turned so its
     eyes lie level, centred and scaled on the eyes instead of the box (the crop an average box
     would give: eyes `EYE_SPAN` of the box width apart, `EYE_RISE` above its centre).
     """
 
-    crop_margin: float = 0.15
-    crop_size: int = 96
-    input_size: int = 64
-    mean: float = 0.5
-    std: float = 0.5
-    align_eyes: bool = True
+    crop_margin: float = 0.019
+    crop_shift: float = 0.09
+    crop_size: int = 150
+    input_size: int = 150
+    channels: int = 3
+    mean: float = 0.0
+    std: float = 1.0
+    align_eyes: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessSpec":
-        """A recorded spec (records' manifest, model metadata); one written before eye alignment
-        existed has no `align_eyes` and describes unaligned crops."""
-        return super().from_dict({"align_eyes": False, **values})
+        """A recorded spec (records' manifest, model metadata); one written before a setting
+        existed lacks it and describes what was done then: no eye alignment, no shift, grayscale."""
+        return super().from_dict({"align_eyes": False, "crop_shift": 0.0, "channels": 1, **values})
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.crop_margin <= 1.0:
-            raise ValueError(f"crop_margin must be in [0, 1], got {self.crop_margin}")
-        if self.crop_size < 8 or self.input_size < 8 or self.std <= 0:
-            raise ValueError(f"invalid preprocessing settings: {self}")
+        if not 0.0 <= self.crop_margin <= 1.0 or not -0.5 <= self.crop_shift <= 0.5:
+            raise ValueError(f"crop_margin must be in [0, 1] and crop_shift in [-0.5, 0.5]: {self}")
+        if self.crop_size < 8 or self.input_size < 8 or self.std <= 0 or self.channels not in (1, 3):
+            raise ValueError(f"invalid preprocessing settings (channels: 1 or 3): {self}")
 
 
-def square_box(box: Box, margin: float, image_shape: tuple[int, ...]) -> Box:
-    """The square around `box` grown by `margin`, shifted (and if need be shrunk) into the image."""
+def square_box(box: Box, margin: float, image_shape: tuple[int, ...], shift: float = 0.0) -> Box:
+    """The square around `box` grown by `margin` and moved down by `shift` (shares of its side),
+    shifted (and if need be shrunk) into the image."""
     height, width = image_shape[0], image_shape[1]
     side = round(max(box.width, box.height) * (1.0 + 2.0 * margin))
     side = max(1, min(side, height, width))
-    cx, cy = box.x + box.width / 2.0, box.y + box.height / 2.0
+    cx, cy = box.x + box.width / 2.0, box.y + box.height / 2.0 + shift * max(box.width, box.height)
     x = int(min(max(round(cx - side / 2.0), 0), width - side))
     y = int(min(max(round(cy - side / 2.0), 0), height - side))
     return Box(x, y, side, side)
@@ -69,21 +78,23 @@ def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec, eyes: Eyes | None
     """RGB uint8 crop [crop_size, crop_size, 3] of one face (aligned on `eyes` when given)."""
     size = (spec.crop_size, spec.crop_size)
     if eyes is not None:
-        return cv2.resize(_aligned_patch(rgb, eyes, spec.crop_margin), size, interpolation=cv2.INTER_AREA)
-    square = square_box(box, spec.crop_margin, rgb.shape)
+        return cv2.resize(_aligned_patch(rgb, eyes, spec.crop_margin, spec.crop_shift), size,
+                          interpolation=cv2.INTER_AREA)
+    square = square_box(box, spec.crop_margin, rgb.shape, spec.crop_shift)
     patch = rgb[square.y : square.y + square.height, square.x : square.x + square.width]
     return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
 
 
-def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float) -> np.ndarray:
+def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float, shift: float = 0.0) -> np.ndarray:
     """The square a box would give around these eyes, turned so they lie level (edges replicated)."""
     width = eyes.distance / EYE_SPAN
     side = max(1, round(width * (1.0 + 2.0 * margin)))
     turn = np.radians(eyes.angle)
     cos, sin = np.cos(turn), np.sin(turn)
     mx, my = eyes.middle
-    # the face centre lies EYE_RISE * width below the eyes' middle, along the face's own vertical
-    cx, cy = mx - sin * EYE_RISE * width, my + cos * EYE_RISE * width
+    # the crop's centre lies (EYE_RISE + shift) * width below the eyes' middle, along the face's vertical
+    down = (EYE_RISE + shift) * width
+    cx, cy = mx - sin * down, my + cos * down
     # image -> patch: rotate by -angle about the centre, then put the centre in the middle
     matrix = np.array([[cos, sin, side / 2.0 - (cos * cx + sin * cy)],
                        [-sin, cos, side / 2.0 - (-sin * cx + cos * cy)]])
@@ -91,18 +102,21 @@ def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float) -> np.ndarray:
 
 
 def model_input(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Normalised grayscale model input [input_size, input_size, 1] float32 from an RGB crop."""
-    grey = cv2.cvtColor(np.ascontiguousarray(crop, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    """Normalised model input [input_size, input_size, channels] float32 from an RGB crop
+    (grayscale for one channel)."""
+    pixels = np.ascontiguousarray(crop, dtype=np.uint8)
+    if spec.channels == 1:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     size = (spec.input_size, spec.input_size)
-    if grey.shape != size:
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    scaled = grey.astype(np.float32) * np.float32(1.0 / 255.0)
+    if pixels.shape[:2] != size:
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    scaled = pixels.astype(np.float32) * np.float32(1.0 / 255.0)
     normalised = (scaled - np.float32(spec.mean)) / np.float32(spec.std)
-    return normalised[:, :, None]
+    return normalised.reshape(spec.input_size, spec.input_size, spec.channels)
 
 
 def model_inputs(crops: list[np.ndarray], spec: PreprocessSpec) -> np.ndarray:
-    """Batch of model inputs [N, input_size, input_size, 1] float32."""
+    """Batch of model inputs [N, input_size, input_size, channels] float32."""
     if not crops:
-        return np.zeros((0, spec.input_size, spec.input_size, 1), np.float32)
+        return np.zeros((0, spec.input_size, spec.input_size, spec.channels), np.float32)
     return np.stack([model_input(crop, spec) for crop in crops])

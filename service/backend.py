@@ -78,7 +78,7 @@ class ModelBackend(Protocol):
         """A specific version (e.g. one that just answered a prediction)."""
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
-        """Probabilities for faces [N, S, S, 1] float32, from `version` or the current one."""
+        """Probabilities for faces [N, S, S, channels] float32, from `version` or the current one."""
 
     def check_ready(self) -> ServedModel:
         """Verify the model is loaded and its signature matches, else raise NotReady."""

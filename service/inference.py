@@ -31,7 +31,7 @@ class Options:
 
 @dataclass(frozen=True)
 class PreparedFaces:
-    """Faces found in a photo (largest first) and their model inputs [N, S, S, 1] float32."""
+    """Faces found in a photo (largest first) and their model inputs [N, S, S, channels] float32."""
 
     boxes: list[Box]
     batch: np.ndarray
@@ -55,7 +55,7 @@ def find_faces(rgb: np.ndarray, detector: FaceDetector, options: Options) -> lis
 
 
 def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> np.ndarray:
-    """Model inputs [N, S, S, 1] float32 for the faces at `boxes`."""
+    """Model inputs [N, S, S, channels] float32 for the faces at `boxes`."""
     return model_inputs(face_crops(rgb, boxes, spec, detector), spec)
 
 
@@ -68,16 +68,18 @@ def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options()
 
 
 def label_faces(scores: Scores, info: ModelInfo, top_k: int) -> list[dict]:
-    """Label, probability, open-set score, unknown flag and top-k for each face. An unknown face
-    is labelled "unknown"; its top-k still names the nearest known people."""
+    """Label, probability, open-set score and the threshold it was compared with, unknown flag and
+    top-k for each face. An unknown face is labelled "unknown"; its top-k still names the nearest
+    known people."""
     faces = []
     unknown = is_unknown(scores.score, scores.threshold)
-    for row, score, stranger in zip(scores.probabilities, scores.score, unknown):
+    for row, score, threshold, stranger in zip(scores.probabilities, scores.score, scores.threshold, unknown):
         order = np.argsort(row)[::-1][: max(1, top_k)]
         faces.append({
             "label": UNKNOWN_LABEL if stranger else info.class_names[order[0]],
             "probability": float(row[order[0]]),
             "score": float(score),
+            "threshold": float(threshold),
             "unknown": bool(stranger),
             "top_k": [{"label": info.class_names[i], "probability": float(row[i])} for i in order],
         })
@@ -155,5 +157,5 @@ def _preprocessing(info: ModelInfo) -> tuple:
 
 
 def _ordered(face: dict) -> dict:
-    keys = ("box", "label", "probability", "score", "unknown", "top_k")
+    keys = ("box", "label", "probability", "score", "threshold", "unknown", "top_k")
     return {key: face[key] for key in keys}

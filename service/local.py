@@ -62,7 +62,7 @@ class LocalBackend:
         served = self.current() if version is None else self.describe(version)
         serve = served.handle.signatures[SERVING_SIGNATURE]
         try:
-            outputs = serve(**{INPUT_KEY: tf.constant(faces)})  # faces: [N, S, S, 1] float32
+            outputs = serve(**{INPUT_KEY: tf.constant(faces)})  # faces: [N, S, S, channels] float32
         except tf.errors.OpError as exc:
             code = CODE_NAMES.get(exc.error_code, "UNKNOWN")
             self._metrics.model_server_errors.labels(code).inc()
@@ -129,8 +129,7 @@ class LocalBackend:
         problems = signature_problems(read_signature_defs(path), info)
         if problems:
             raise NotReady(f"version {version} does not match the service: " + "; ".join(problems))
-        size = info.preprocess.input_size
-        loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.zeros((1, size, size, 1))})  # warm-up
+        loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.zeros((1, *info.input_shape))})  # warm-up
         return ServedModel(self._base.name, version, info, handle=loaded)
 
 

@@ -24,8 +24,7 @@ def signature_problems(signatures: SignatureDefs, info: ModelInfo) -> list[str]:
     serving = signatures.get(SERVING_SIGNATURE)
     if serving is None:
         return [f"the model has no '{SERVING_SIGNATURE}' signature"]
-    size = info.preprocess.input_size
-    problems = _tensor_problems(serving.inputs, INPUT_KEY, "DT_FLOAT", (-1, size, size, 1), "input")
+    problems = _tensor_problems(serving.inputs, INPUT_KEY, "DT_FLOAT", (-1, *info.input_shape), "input")
     problems += _tensor_problems(serving.outputs, PROBABILITIES_KEY, "DT_FLOAT",
                                  (-1, len(info.class_names)), "output")
     rule = [problem for key in (SCORE_KEY, THRESHOLD_KEY)

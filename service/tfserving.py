@@ -69,7 +69,7 @@ class TFServingBackend:
 
     def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
         request = self._api.predict_request(self._spec(SERVING_SIGNATURE, version),
-                                            {INPUT_KEY: faces}, list(Scores.OUTPUTS))  # [N, S, S, 1] float32
+                                            {INPUT_KEY: faces}, list(Scores.OUTPUTS))  # [N, S, S, channels] float32
         response = self._call(self._predict, request)
         return Scores.from_outputs({key: to_array(response.outputs[key]) for key in Scores.OUTPUTS},
                                    response.model_spec.version.value)

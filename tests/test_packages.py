@@ -22,9 +22,9 @@ TENSORFLOW_MODULES = {
     "trainer.retrain",
     *(f"trainer.data.{name}" for name in ("augment", "pipeline", "preparation", "records")),
     *(f"trainer.evaluation.{name}" for name in ("kfold", "openset", "scoring", "tune")),
-    *(f"trainer.model.{name}" for name in ("callbacks", "devices", "multiworker", "network", "optimizers",
-                                           "training")),
-    *(f"trainer.publishing.{name}" for name in ("export", "release", "servable")),
+    *(f"trainer.model.{name}" for name in ("callbacks", "descriptor", "devices", "multiworker", "network",
+                                           "optimizers", "training")),
+    *(f"trainer.publishing.{name}" for name in ("enrolment", "export", "release", "servable")),
 }
 CHECK = ("import importlib, sys; importlib.import_module(sys.argv[1]); "
          "sys.exit(3 if any(m == 'tensorflow' or m == 'keras' for m in sys.modules) else 0)")

@@ -48,7 +48,10 @@ class PrepareConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+BACKBONES = ("descriptor", "scratch")
+DESCRIPTOR_TRAINING = ("centres", "head", "last_stage")
 HEADS = ("cosine", "softmax")
+THRESHOLD_RULES = ("global", "person")
 SCHEDULES = ("constant", "step", "exponential", "inverse_time", "cosine")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "float32", "mixed_float16")
@@ -61,9 +64,16 @@ def _check_choice(section: str, key: str, value: str, choices: tuple[str, ...]) 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The CNN: `depth` blocks of `convs_per_block` conv-BN-ReLU, then pooling; filters start
-    at `width` and double per block up to `max_width`."""
+    """The network. `backbone` `descriptor` (the default): the pretrained face descriptor
+    (trainer/model/descriptor.py) with a cosine head whose person centres are the mean
+    descriptors of each person's training faces; `descriptor_training` says what is then
+    trained: nothing (`centres`), the head (`head`), or the head and the last stage
+    (`last_stage`). `scratch`: the course's CNN trained from scratch (trainer/configs/scratch.toml):
+    `depth` blocks of `convs_per_block` conv-BN-ReLU, then pooling; filters start at `width` and
+    double per block up to `max_width`."""
 
+    backbone: str = "descriptor"
+    descriptor_training: str = "centres"
     width: int = 16
     depth: int = 4
     convs_per_block: int = 2
@@ -71,12 +81,14 @@ class ModelConfig:
     embedding_size: int = 128
     dropout: float = 0.2
     l2: float = 0.0  # L2 penalty on conv and dense kernels (coupled weight decay)
-    flip_average: bool = True  # the exported model averages each face with its mirror image
+    flip_average: bool = False  # the exported model averages each face with its mirror image
     head: str = "cosine"  # cosine: CosFace head, scores are cosine similarities; softmax: dense + softmax
     cosine_scale: float = 30.0  # cosine head: logits = scale * similarity
     cosine_margin: float = 0.35  # cosine head: additive margin on the true person's similarity
 
     def __post_init__(self) -> None:
+        _check_choice("model", "backbone", self.backbone, BACKBONES)
+        _check_choice("model", "descriptor_training", self.descriptor_training, DESCRIPTOR_TRAINING)
         _check_choice("model", "head", self.head, HEADS)
         if self.cosine_scale <= 0 or not 0.0 <= self.cosine_margin < 1.0:
             raise ValueError(f"[model] cosine_scale must be > 0 and cosine_margin in [0, 1): {self}")
@@ -140,19 +152,28 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class OpenSetConfig:
-    """How the per-person unknown thresholds are chosen (trainer/evaluation/openset.py).
+    """How the unknown thresholds are chosen (trainer/evaluation/openset.py).
 
-    Each person's threshold accepts about `known_accept` of that person's validation faces the
-    model names right, shrunk toward the pooled threshold with the weight of `prior_faces`
-    faces. With strangers, the acceptance is chosen between `min_known_accept` and
-    `known_accept` to maximise known faces named right plus strangers rejected.
+    `thresholds` `global` (the default): one threshold for everyone, the one that maximises
+    validation faces named right and accepted plus impostors rejected, where the impostors are
+    the calibration strangers and (with `impostors`) every known validation face scored as if
+    its own person were not enrolled. `person`: each person's threshold accepts about
+    `known_accept` of that person's validation faces the model names right, shrunk toward the
+    pooled threshold with the weight of `prior_faces` faces; with strangers, the acceptance is
+    chosen between `min_known_accept` and `known_accept` to maximise known faces named right
+    plus strangers rejected. `stranger_seed` decides which stranger people calibrate and which
+    only test.
     """
 
+    thresholds: str = "global"
+    impostors: bool = True
     known_accept: float = 0.95
     min_known_accept: float = 0.93
     prior_faces: float = 5.0
+    stranger_seed: str = "faceid-openset-v1"
 
     def __post_init__(self) -> None:
+        _check_choice("openset", "thresholds", self.thresholds, THRESHOLD_RULES)
         if not 0.0 < self.min_known_accept <= self.known_accept <= 1.0:
             raise ValueError(f"[openset] need 0 < min_known_accept <= known_accept <= 1: {self}")
         if self.prior_faces < 0:

@@ -55,7 +55,8 @@ function drawPhoto(bitmap) {
   canvas.getContext("2d").drawImage(bitmap, 0, 0);
 }
 
-function drawFace(context, face, lineWidth, placed) {
+// The box and its label, numbered as the face's line in the list below the photo ("2. bob 87%").
+function drawFace(context, face, number, lineWidth, placed) {
   const { x, y, width, height } = face.box;
   const colour = face.unknown ? UNKNOWN_COLOUR : KNOWN_COLOUR;
   context.strokeStyle = colour;
@@ -63,10 +64,10 @@ function drawFace(context, face, lineWidth, placed) {
   context.strokeRect(x, y, width, height);
   const fontSize = Math.max(12, Math.round(lineWidth * 6));
   context.font = `${fontSize}px system-ui, sans-serif`;
-  const text = faceText(face);
+  const text = `${number}. ${faceText(face)}`;
   const size = { width: context.measureText(text).width + lineWidth * 2, height: fontSize + lineWidth };
   const label = placeLabel(face.box, size, placed);
-  placed.push(label);
+  placed.push({ ...label, text });
   context.fillStyle = colour;
   context.fillRect(label.x, label.y, label.width, label.height);
   context.fillStyle = "#ffffff";
@@ -109,18 +110,21 @@ function drawFaces(faces) {
   const context = canvas.getContext("2d");
   const lineWidth = Math.max(2, Math.round(Math.max(canvas.width, canvas.height) / 300));
   const placed = [];
-  faces.forEach((face) => drawFace(context, face, lineWidth, placed));
+  faces.forEach((face, index) => drawFace(context, face, index + 1, lineWidth, placed));
   canvas.dataset.faces = String(faces.length);
   canvas.dataset.labels = JSON.stringify(placed);
 }
 
-function listFaces(faces, threshold) {
+// One numbered line per face, in the answer's order (the boxes carry the same numbers). An unknown
+// face shows the threshold its own score was compared with, not the model's pooled one.
+function listFaces(faces) {
   faceList.replaceChildren(...faces.map((face) => {
     const item = document.createElement("li");
     const shown = (s) => `${s.label} ${(s.probability * 100).toFixed(1)}%`;
     if (face.unknown) {
       const nearest = face.top_k.length ? ` · nearest known: ${face.top_k.map(shown).join(", ")}` : "";
-      item.textContent = `unknown (score ${face.score.toFixed(3)} below ${threshold.toFixed(3)})${nearest}`;
+      const decided = `score ${face.score.toFixed(3)} below threshold ${face.threshold.toFixed(3)}`;
+      item.textContent = `unknown (${decided})${nearest}`;
     } else {
       const others = face.top_k.slice(1).map(shown).join(", ");
       item.textContent = `${face.label} (${(face.probability * 100).toFixed(1)}%)` + (others ? ` · then ${others}` : "");
@@ -156,7 +160,7 @@ form.addEventListener("submit", async (event) => {
     }
     drawPhoto(bitmap);
     drawFaces(answer.faces);
-    listFaces(answer.faces, answer.model.unknown_threshold);
+    listFaces(answer.faces);
     showStatus(summary(answer), "done");
   } catch (error) {
     showStatus(error.message || String(error), "error");

@@ -27,8 +27,7 @@ from tensorflow_serving.apis import (
     prediction_log_pb2, prediction_service_pb2_grpc,
 )
 
-from exported_models import BadSignatures, copy_version, publish, tiny_model
-from facecore.modelinfo import ModelInfo
+from exported_models import BadSignatures, copy_version, publish, tiny_model, tiny_info
 from processes import REPO, SUPPORT, TFSERVING_CONFIGS, free_port, wait_for
 from tfserving_standin import configs
 from tfserving_standin.batching import DEFAULT_MAX_BATCH_SIZE, Batching
@@ -438,7 +437,7 @@ def bad_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """A version exported by the project (warm-up requests of batch 1 and 4, and `metadata`)."""
-    info = ModelInfo(("alice", "bob", "carol"))
+    info = tiny_info(("alice", "bob", "carol"))
     return publish(tiny_model(3, favourite=1), info, tmp_path_factory.mktemp("exported"), 1)
 
 

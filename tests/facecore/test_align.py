@@ -36,7 +36,7 @@ def test_eyes_geometry():
 
 @pytest.mark.parametrize("angle", [-20.0, -7.5, 0.0, 12.0, 24.0])
 def test_aligned_crop_puts_the_eyes_level_where_an_average_box_would(angle):
-    spec = PreprocessSpec(crop_margin=0.15, crop_size=96)
+    spec = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96)
     rgb, eyes = tilted_eyes(angle)
     crop = crop_face(rgb, Box(0, 0, 1, 1), spec, eyes)  # the box is not used once eyes are given
     assert crop.shape == (96, 96, 3)
@@ -100,8 +100,25 @@ def test_no_eyes_in_a_blank_box():
     assert FaceDetector().eyes(rgb, Box(0, 0, 10, 10)) is None  # too small to look for eyes
 
 
-def test_alignment_is_the_default_but_not_for_specs_recorded_before_it():
-    assert PreprocessSpec().align_eyes
-    assert PreprocessSpec.from_dict(PreprocessSpec().to_dict()).align_eyes
-    recorded_before = {k: v for k, v in PreprocessSpec().to_dict().items() if k != "align_eyes"}
+def test_alignment_is_the_scratch_models_and_not_for_specs_recorded_before_it():
+    from trainer.config import load_config
+    from trainer.configs import CONFIG_DIR
+
+    assert not PreprocessSpec().align_eyes  # the descriptor's crop is the box rule (issue 19)
+    assert load_config(CONFIG_DIR / "scratch.toml").preprocess.align_eyes
+    aligned = PreprocessSpec(align_eyes=True)
+    assert PreprocessSpec.from_dict(aligned.to_dict()).align_eyes
+    recorded_before = {k: v for k, v in aligned.to_dict().items() if k != "align_eyes"}
     assert not PreprocessSpec.from_dict(recorded_before).align_eyes  # such records hold unaligned crops
+
+
+def test_aligned_crop_moves_down_by_the_shift():
+    """crop_shift moves the aligned crop's centre down the face: the eyes rise by shift x box width."""
+    rgb, eyes = tilted_eyes(0.0)
+    plain = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96, align_eyes=True)
+    shifted = PreprocessSpec(crop_margin=0.15, crop_shift=0.09, crop_size=96, align_eyes=True)
+    (y_plain, y_shifted) = (np.mean([y for _, y in dark_blobs(cv2.cvtColor(crop_face(rgb, None, spec, eyes),
+                                                                          cv2.COLOR_RGB2GRAY))])
+                            for spec in (plain, shifted))
+    side = (60.0 / EYE_SPAN) * 1.3  # the patch's side in photo pixels: box width with 15% margins
+    assert y_plain - y_shifted == pytest.approx(0.09 * (60.0 / EYE_SPAN) * 96 / side, abs=0.6)

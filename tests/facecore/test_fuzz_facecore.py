@@ -69,7 +69,7 @@ def test_any_bytes_give_faces_or_a_facecore_error(data):
         return
     for box, tensor in outcome:
         assert box.width >= 0 and box.height >= 0
-        assert tensor.shape == (SPEC.input_size, SPEC.input_size, 1) and np.isfinite(tensor).all()
+        assert tensor.shape == (SPEC.input_size, SPEC.input_size, SPEC.channels) and np.isfinite(tensor).all()
 
 
 @given(st.integers(1, 60_000), st.integers(1, 60_000))

@@ -20,16 +20,22 @@ def test_square_box(box, shape, expected):
     assert square_box(box, 0.15, shape) == expected
 
 
+def test_square_box_shift_moves_the_centre_down_by_a_share_of_the_side():
+    assert square_box(Box(40, 20, 100, 100), 0.0, (300, 300, 3), shift=0.09) == Box(40, 29, 100, 100)
+    # the descriptor's chip: x1.038, moved down 0.09 of the side
+    assert square_box(Box(100, 100, 100, 100), 0.019, (400, 400, 3), shift=0.09) == Box(98, 107, 104, 104)
+
+
 def test_crop_face_is_a_square_of_crop_size():
     rgb = np.zeros((120, 200, 3), np.uint8)
     rgb[30:90, 70:130] = (255, 0, 0)
-    crop = crop_face(rgb, Box(70, 30, 60, 60), PreprocessSpec(crop_margin=0.0, crop_size=32))
+    crop = crop_face(rgb, Box(70, 30, 60, 60), PreprocessSpec(crop_margin=0.0, crop_shift=0.0, crop_size=32))
     assert crop.shape == (32, 32, 3)
     assert (crop == (255, 0, 0)).all()
 
 
 def test_model_input_is_normalised_grayscale():
-    spec = PreprocessSpec(crop_size=16, input_size=8, mean=0.5, std=0.5)
+    spec = PreprocessSpec(crop_size=16, input_size=8, channels=1, mean=0.5, std=0.5)
     crop = np.full((16, 16, 3), 255, np.uint8)
     crop[:8] = 0
     crop[8:, :, 1] = 0  # magenta: grey 0.299*255 + 0.114*255 = 105
@@ -39,8 +45,19 @@ def test_model_input_is_normalised_grayscale():
     assert np.allclose(x[4:], (105 / 255 - 0.5) / 0.5)
 
 
+def test_model_input_in_rgb_keeps_the_channels():
+    spec = PreprocessSpec(crop_size=16, input_size=8, channels=3, mean=0.0, std=1.0)
+    crop = np.zeros((16, 16, 3), np.uint8)
+    crop[..., 0], crop[..., 2] = 255, 51
+    x = model_input(crop, spec)
+    assert x.shape == (8, 8, 3) and x.dtype == np.float32
+    assert np.allclose(x[..., 0], 1.0) and np.allclose(x[..., 1], 0.0) and np.allclose(x[..., 2], 0.2)
+
+
 def test_model_inputs_batches_and_handles_no_faces():
-    spec = PreprocessSpec(input_size=16)
+    spec = PreprocessSpec(input_size=16, channels=1, mean=0.5, std=0.5)
     assert model_inputs([], spec).shape == (0, 16, 16, 1)
     batch = model_inputs([np.zeros((96, 96, 3), np.uint8)] * 3, spec)
     assert batch.shape == (3, 16, 16, 1) and np.allclose(batch, -1.0)
+    rgb = PreprocessSpec(input_size=16, channels=3)
+    assert model_inputs([], rgb).shape == (0, 16, 16, 3)

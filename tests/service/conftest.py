@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from exported_models import copy_version, publish, tiny_model
-from facecore.modelinfo import ModelInfo
+from exported_models import copy_version, publish, tiny_model, tiny_info
 from processes import deployed_batching
 
 MODEL_NAME = "faces"
@@ -26,12 +25,14 @@ PHOTOS = {"one": "one_face/obama_small.jpg", "three": "multi_face/three_people_v
 def exported(tmp_path_factory) -> dict[str, Path]:
     """Exported SavedModel folders, by name: v1 (answers bob), v2 (answers dave), unknown, mismatch."""
     root = tmp_path_factory.mktemp("exported")
-    v1 = ModelInfo(CLASSES_V1, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V1, "macro_f1": 0.9})
-    v2 = ModelInfo(CLASSES_V2, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V2})
+    v1 = tiny_info(CLASSES_V1, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V1, "macro_f1": 0.9})
+    v2 = tiny_info(CLASSES_V2, unknown_threshold=0.5, extra={"exported_at": PUBLISHED_V2})
     variants = {
         "v1": (tiny_model(3, favourite=1), v1),
         "v2": (tiny_model(4, favourite=3), v2),
-        "unknown": (tiny_model(3, favourite=1), replace(v1, unknown_threshold=0.99)),
+        # bob's own threshold (0.99) is above every face's score (~0.95); the pooled one is below it.
+        "unknown": (tiny_model(3, favourite=1),
+                    replace(v1, unknown_threshold=0.9, class_thresholds=(0.97, 0.99, 0.98))),
         "mismatch": (tiny_model(2), v1),  # 2 outputs, 3 class names
     }
     return {name: publish(model, info, root / name, 1) for name, (model, info) in variants.items()}

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from service.backend import ServedModel
+from exported_models import copy_version
+from service.backend import Scores, ServedModel
 
 pytestmark = pytest.mark.data
 
@@ -28,8 +29,9 @@ def check_answer(body: dict, faces: int, label: str = "bob") -> None:
     assert body["model"] == {"name": "faces", "version": 1, "unknown_threshold": 0.5}
     assert len(body["faces"]) == faces
     for face in body["faces"]:
-        assert set(face) == {"box", "label", "probability", "score", "unknown", "top_k"}
+        assert list(face) == ["box", "label", "probability", "score", "threshold", "unknown", "top_k"]
         assert face["score"] == pytest.approx(face["probability"])  # a softmax model: score = top probability
+        assert face["threshold"] == 0.5  # bob's own, here the pooled one (v1 has no per-person thresholds)
         assert face["label"] == label and face["unknown"] is False
         assert face["probability"] == pytest.approx(0.9526, abs=1e-3)
         assert face["top_k"][0] == {"label": label, "probability": face["probability"]}
@@ -94,13 +96,48 @@ def test_multipart_options(client, photos):
 
 
 def test_unknown_below_threshold(make_app, local_config, exported, tmp_path, photos):
-    from exported_models import copy_version
-
     copy_version(exported["unknown"], tmp_path / "other" / "faces", 1)
     client = make_app(replace(local_config, model_base_path=tmp_path / "other")).test_client()
     face = client.post("/v1/predict", data=photos["one"], content_type="image/jpeg").get_json()["faces"][0]
     assert face["label"] == "unknown" and face["unknown"] is True
     assert face["top_k"][0]["label"] == "bob" and face["score"] == face["probability"] < 0.99
+
+
+class RecordingBackend:
+    """The app's own backend, keeping the scores of every prediction it answers."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.answered: list[Scores] = []
+
+    def predict(self, faces, version=None) -> Scores:
+        scores = self._backend.predict(faces, version)
+        self.answered.append(scores)
+        return scores
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+
+@pytest.mark.parametrize("variant, pooled, own, unknown", [("v1", 0.5, 0.5, False), ("unknown", 0.9, 0.99, True)])
+def test_each_face_has_the_threshold_that_decided_it(make_app, local_config, exported, tmp_path, photos,
+                                                     variant, pooled, own, unknown):
+    """Issue 19: a face's `threshold` is the one the backend compared its score with (bob's own),
+    not the pooled `unknown_threshold`, which would have called the "unknown" variant's faces known."""
+    copy_version(exported[variant], tmp_path / variant / "faces", 1)
+    config = replace(local_config, model_base_path=tmp_path / variant)
+    backend = RecordingBackend(make_app(config).extensions["faceid"].backend)
+    body = make_app(config, backend).test_client().post("/v1/predict", data=photos["three"],
+                                                        content_type="image/jpeg").get_json()
+    [scores] = backend.answered
+    faces = body["faces"]
+    assert len(faces) == 3 and body["model"]["unknown_threshold"] == pooled
+    assert [face["threshold"] for face in faces] == [float(t) for t in scores.threshold]
+    assert [face["score"] for face in faces] == [float(s) for s in scores.score]
+    for face in faces:
+        assert face["threshold"] == pytest.approx(own) and face["unknown"] is unknown
+        assert face["unknown"] == (face["score"] < face["threshold"])
+        assert face["label"] == ("unknown" if unknown else "bob")
 
 
 def test_models(client):

@@ -9,12 +9,12 @@ import pytest
 
 from facecore.detect import DetectorParams, FaceDetector
 from facecore.images import decode_image
-from facecore.modelinfo import ModelInfo
+from exported_models import tiny_info
 from facecore.preprocess import PreprocessSpec
 from service.backend import Scores
 from service.inference import Options, label_faces, prepare_faces
 
-INFO = ModelInfo(("alice", "bob", "carol"), unknown_threshold=0.5)
+INFO = tiny_info(("alice", "bob", "carol"), unknown_threshold=0.5)
 
 
 @pytest.mark.data
@@ -23,9 +23,11 @@ def test_prepare_faces_shapes_follow_the_model_info(photos):
     prepared = prepare_faces(rgb, INFO)
     assert len(prepared.boxes) == 3
     assert prepared.batch.shape == (3, 64, 64, 1) and prepared.batch.dtype == np.float32
-    small = replace(INFO, preprocess=PreprocessSpec(input_size=32, mean=0.0, std=1.0))
+    small = replace(INFO, preprocess=PreprocessSpec(input_size=32, channels=1, mean=0.0, std=1.0))
     batch = prepare_faces(rgb, small).batch
     assert batch.shape == (3, 32, 32, 1) and batch.min() >= 0.0 and batch.max() <= 1.0
+    descriptor = prepare_faces(rgb, replace(INFO, preprocess=PreprocessSpec())).batch  # the default: RGB chips
+    assert descriptor.shape == (3, 150, 150, 3) and descriptor.min() >= 0.0 and descriptor.max() <= 1.0
 
 
 @pytest.mark.data
@@ -57,6 +59,7 @@ def test_label_faces_follow_the_models_score_and_threshold():
     assert faces[1]["label"] == "unknown" and faces[1]["unknown"] is True
     assert [s["label"] for s in faces[1]["top_k"]] == ["alice", "bob"]  # the nearest known people
     assert faces[2]["label"] == "unknown" and faces[2]["score"] == pytest.approx(0.5)
+    assert [face["threshold"] for face in faces] == pytest.approx([0.6, 0.3, 0.55])  # each face's own
     assert len(label_faces(scores, INFO, top_k=10)[0]["top_k"]) == 3
 
 

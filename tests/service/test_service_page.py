@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import replace
 
@@ -45,10 +46,15 @@ def test_upload_shows_boxes_and_names(browser, served_url, face_data, tmp_path):
     photo = face_data / "test-photos" / "multi_face" / "three_people_voc2008_002506.jpg"
     expected = requests.post(served_url + "/v1/predict", data=photo.read_bytes(),
                              headers={"Content-Type": "image/jpeg"}, timeout=30).json()["faces"]
-    page, _, _ = upload(browser, served_url, photo, tmp_path / "page.png")
+    page, labels, lines = upload(browser, served_url, photo, tmp_path / "page.png")
     assert page.text_content("#status").startswith("3 faces found")
     assert page.get_attribute("#photo", "data-faces") == "3"
-    assert page.locator("#faces li").all_text_contents()[0].startswith("bob")
+    assert [label["text"] for label in labels] == [
+        f"{number}. {face['label']} {math.floor(face['probability'] * 100 + 0.5)}%"  # JavaScript's Math.round
+        for number, face in enumerate(expected, 1)]
+    assert [line.split(" ")[0] for line in lines] == [face["label"] for face in expected] == ["bob"] * 3
+    for label, face in zip(labels, expected):
+        assert beside(label, face["box"]), (label, face["box"])
     size = page.evaluate("(({width, height}) => [width, height])(document.getElementById('photo'))")
     assert size == [500, 375]
     for face in expected:
@@ -117,6 +123,11 @@ def upload(browser, url: str, photo, shot) -> tuple:
     return page, json.loads(page.get_attribute("#photo", "data-labels")), page.locator("#faces li").all_text_contents()
 
 
+def beside(label: dict, box: dict) -> bool:
+    """Whether a label drawn on the canvas shares columns with the box: above, below or on it."""
+    return label["x"] < box["x"] + box["width"] and box["x"] < label["x"] + label["width"]
+
+
 def overlapping(labels: list[dict]) -> list[tuple[int, int]]:
     return [(i, j) for i, a in enumerate(labels) for j, b in enumerate(labels[i + 1:], i + 1)
             if a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
@@ -130,6 +141,8 @@ def test_labels_of_a_group_photo_never_overlap(browser, served_url, face_data, t
     page, labels, _ = upload(browser, served_url, photo, tmp_path / "group.png")
     assert len(labels) == len(faces) >= 5
     assert overlapping(labels) == []
+    assert [label["text"].split(". ")[0] for label in labels] == [str(n) for n in range(1, len(faces) + 1)]
+    assert all(beside(label, face["box"]) for label, face in zip(labels, faces)), (labels, faces)
     width, height = page.evaluate("(({width, height}) => [width, height])(document.getElementById('photo'))")
     for label in labels:
         assert 0 <= label["x"] and label["x"] + label["width"] <= width + 1
@@ -146,8 +159,13 @@ def test_unknown_faces_are_drawn_in_their_own_colour(browser, make_app, serve_ap
     page, labels, lines = upload(browser, url, photo, tmp_path / "unknown.png")
     assert faces and all(face["unknown"] for face in faces)
     assert overlapping(labels) == []
+    assert [label["text"] for label in labels] == [f"{n}. unknown (bob?)" for n in range(1, len(faces) + 1)]
     for face in faces:
         box = face["box"]
         left_edge = canvas_pixel(page, box["x"], box["y"] + box["height"] // 2)
         assert all(abs(a - b) <= 8 for a, b in zip(left_edge, UNKNOWN_COLOUR)), (box, left_edge)
     assert all(line.startswith("unknown (score ") and "nearest known: bob" in line for line in lines), lines
+    # Issue 19: the threshold shown is the face's own (bob's 0.99), not the pooled 0.9 its score is above.
+    assert [line.split(") · ")[0] for line in lines] == [
+        f"unknown (score {face['score']:.3f} below threshold {face['threshold']:.3f}" for face in faces]
+    assert all(f"{face['threshold']:.3f}" == "0.990" for face in faces)

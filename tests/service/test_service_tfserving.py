@@ -35,6 +35,7 @@ def test_predict_through_tfserving(tfs_client, photos):
     body = response.get_json()
     assert body["model"] == {"name": "faces", "version": 1, "unknown_threshold": 0.5}
     assert [face["label"] for face in body["faces"]] == ["bob"] * 3
+    assert [face["threshold"] for face in body["faces"]] == [0.5] * 3  # from the model server's `threshold` output
     assert tfs_client.get("/readyz").status_code == 200
 
 

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from tensorflow_serving.apis import predict_pb2
 
-from exported_models import publish, tiny_model
-from facecore.modelinfo import ModelInfo
+from exported_models import publish, tiny_model, tiny_info
 from service.config import Config
 from facecore.tensors import fill_tensor
 from facecore.tfserving_api import API_MODULES, PATH_VARIABLE, ApiMissing, load_api, write_descriptors
@@ -109,7 +108,7 @@ def assert_close(served, expected, where: str = "answer") -> None:
 @pytest.fixture
 def varied_models(tmp_path) -> Path:
     """A MODEL_BASE_PATH whose model's answer depends on the face (random weights, unlike v1's)."""
-    publish(tiny_model(3), ModelInfo(("ann", "ben", "cy")), tmp_path / "models" / MODEL, 1)
+    publish(tiny_model(3), tiny_info(("ann", "ben", "cy")), tmp_path / "models" / MODEL, 1)
     return tmp_path / "models"
 
 

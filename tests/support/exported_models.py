@@ -11,7 +11,17 @@ import numpy as np
 import tensorflow as tf
 
 from facecore.modelinfo import INPUT_KEY, ModelInfo
+from facecore.preprocess import PreprocessSpec
 from trainer.publishing.export import export_model
+
+# The small models here take the course CNN's input (trainer/configs/scratch.toml): 64x64 grayscale.
+TINY_SPEC = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96, input_size=64, channels=1,
+                           mean=0.5, std=0.5, align_eyes=True)
+
+
+def tiny_info(class_names, **settings) -> ModelInfo:
+    """The ModelInfo of a model below: its class names, the 64x64 grayscale input, `settings`."""
+    return ModelInfo(tuple(class_names), preprocess=TINY_SPEC, **settings)
 
 
 def tiny_model(num_classes: int, input_size: int = 64, favourite: int | None = None,

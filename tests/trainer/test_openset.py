@@ -5,6 +5,7 @@ import pytest
 
 from trainer.config import OpenSetConfig
 from trainer.evaluation.openset import (
+    global_threshold, impostors,
     Faces, calibrate, curve, decide, figures, person_thresholds, pooled_threshold, rates, stranger_split,
 )
 
@@ -67,7 +68,7 @@ def test_figures_count_accepted_right_and_rejected():
 
 def test_calibration_without_strangers_uses_known_accept():
     validation = _faces({0: list(np.linspace(0.5, 1.0, 21)), 1: list(np.linspace(0.4, 0.9, 21))}, 2)
-    config = OpenSetConfig(known_accept=0.9, min_known_accept=0.8)
+    config = OpenSetConfig(thresholds="person", known_accept=0.9, min_known_accept=0.8)
     accept, thresholds = calibrate(validation, None, 2, config)
     assert accept == 0.9
     np.testing.assert_allclose(thresholds, person_thresholds(validation, 2, 0.9, config.prior_faces))
@@ -75,7 +76,7 @@ def test_calibration_without_strangers_uses_known_accept():
 
 def test_strangers_move_acceptance_down_to_the_floor_only_when_it_pays():
     validation = _faces({0: list(np.linspace(0.5, 1.0, 41))}, 1)
-    config = OpenSetConfig(known_accept=0.95, min_known_accept=0.8, prior_faces=0.0)
+    config = OpenSetConfig(thresholds="person", known_accept=0.95, min_known_accept=0.8, prior_faces=0.0)
     far = Faces(np.full((10, 1), 0.1, np.float32), np.full(10, -1))
     assert calibrate(validation, far, 1, config)[0] == 0.95  # already all rejected: keep known faces
     close = Faces(np.linspace(0.5, 0.65, 10, dtype=np.float32)[:, None], np.full(10, -1))
@@ -87,7 +88,7 @@ def test_curve_runs_from_lenient_to_strict():
     validation = _faces({0: list(np.linspace(0.5, 1.0, 41))}, 1)
     test = _faces({0: list(np.linspace(0.5, 1.0, 41))}, 1)
     strangers = Faces(np.linspace(0.3, 0.9, 20, dtype=np.float32)[:, None], np.full(20, -1))
-    points = curve(validation, test, strangers, 1, OpenSetConfig(prior_faces=0.0))
+    points = curve(validation, test, strangers, 1, OpenSetConfig(thresholds="person", prior_faces=0.0))
     assert points[0]["known_accept"] == 0.5 and points[-1]["known_accept"] == 1.0
     rejected = [p["strangers_rejected"] for p in points]
     accepted = [p["known_accepted_correct"] for p in points]
@@ -102,3 +103,38 @@ def test_stranger_split_is_by_person_stable_and_disjoint():
     assert len(calibration) == 12 and len(test) == 11
     assert stranger_split(list(reversed(names))) == (calibration, test)
     assert stranger_split(names, seed="other") != (calibration, test)
+
+
+def test_impostors_are_known_faces_scored_against_the_other_people():
+    known = Faces(np.array([[0.9, 0.3, 0.5], [0.2, 0.8, 0.7]], np.float32), np.array([0, 1]))
+    others = impostors(known)
+    np.testing.assert_array_equal(others.labels, [-1, -1])
+    np.testing.assert_allclose(others.class_scores.max(axis=1), [0.5, 0.7])  # the nearest other person
+    assert others.class_scores.argmax(axis=1).tolist() == [2, 2]
+
+
+def test_global_threshold_sits_in_the_middle_of_the_gap():
+    validation = _faces({0: [0.95, 0.97, 0.99], 1: [0.96, 0.98]}, 2)
+    strangers = Faces(np.array([[0.90, 0.1], [0.1, 0.92]], np.float32), np.full(2, -1))
+    # every known face at or above 0.95 accepted, every stranger at or below 0.92 rejected
+    assert global_threshold(validation, strangers) == pytest.approx((0.92 + 0.95) / 2, abs=1e-5)
+    assert global_threshold(validation, None) == pytest.approx(0.95)  # nothing to reject: accept all
+
+
+def test_global_threshold_trades_known_faces_for_strangers_one_for_one():
+    validation = _faces({0: list(np.linspace(0.90, 0.99, 10))}, 1)  # 0.90, 0.91, ..., 0.99
+    strangers = Faces(np.array([[0.905], [0.915], [0.925], [0.5]], np.float32), np.full(4, -1))
+    # rejecting the strangers at 0.925 costs 3 of 10 known faces (0.3) and gains 3 of 4 strangers (0.75)
+    threshold = global_threshold(validation, strangers)
+    assert 0.925 < threshold <= 0.93 + 1e-6
+
+
+def test_global_calibration_uses_impostors_and_one_threshold_for_all():
+    validation = Faces(np.array([[0.97, 0.93], [0.91, 0.96], [0.98, 0.90]], np.float32), np.array([0, 1, 0]))
+    config = OpenSetConfig()  # global, with impostors
+    accept, thresholds = calibrate(validation, None, 2, config)
+    # known faces score 0.96-0.98; as impostors (own person removed) 0.90-0.93: the middle of the gap
+    np.testing.assert_allclose(thresholds, [(0.93 + 0.96) / 2] * 2, atol=1e-5)
+    assert accept == 1.0
+    without = calibrate(validation, None, 2, OpenSetConfig(impostors=False))[1]
+    np.testing.assert_allclose(without, [0.96] * 2, atol=1e-5)  # nothing to reject: the lowest known face

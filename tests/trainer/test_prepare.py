@@ -86,7 +86,7 @@ def test_classes_counts_and_records_agree(messy_manifest):
         assert len(records) == manifest["counts"][split]["total"]
         for record in records:
             assert manifest["class_names"][record["label"]] == record["class_name"]
-            assert record["image"].shape == (96, 96, 3)
+            assert record["image"].shape == (150, 150, 3)  # the descriptor's chip (preprocess.crop_size)
 
 
 def test_small_faces_are_reported_not_used(messy_folder, tmp_path):

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from exported_models import BadSignatures, publish as export_version, tiny_model
-from facecore.modelinfo import ModelInfo
+from exported_models import BadSignatures, publish as export_version, tiny_model, tiny_info
 from facecore.tfserving_api import serving_api
 from tfserving_standin.batching import Batching
 from tfserving_standin.server import StandIn
@@ -79,7 +78,7 @@ def test_broken_exports_are_refused_by_the_check_and_by_the_stand_in(case, tmp_p
 
 
 def test_a_project_export_passes_the_check_and_loads_in_the_stand_in(tmp_path):
-    version = export_version(tiny_model(3), ModelInfo(("a", "b", "c")), tmp_path / "faces", 1)
+    version = export_version(tiny_model(3), tiny_info(("a", "b", "c")), tmp_path / "faces", 1)
     assert check_version(version) == 3  # two batch sizes of `serving_default`, one `metadata`
     assert stand_in_error(version, tmp_path) is None
     check_in_fresh_process(version)

@@ -1,5 +1,6 @@
 """Packaged config files, also named by `TRAINER_CONFIG=NAME`: `quick.toml` (the quick start's
-model in minutes), `tiny.toml` (trains in seconds: tests, smoke checks)."""
+model: the default descriptor), `scratch.toml` (the course's CNN trained from scratch),
+`tiny.toml` (a scratch CNN that trains in seconds: tests, smoke checks)."""
 
 from pathlib import Path
 

@@ -22,7 +22,7 @@ def value_range(spec: PreprocessSpec) -> tuple[float, float]:
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig,
                   spec: PreprocessSpec) -> tf.Tensor:
-    """Randomly changed copy of `images` [N, S, S, 1]; `seed` is an int64 [2] tensor."""
+    """Randomly changed copy of `images` [N, S, S, channels]; `seed` is an int64 [2] tensor."""
     low, high = value_range(spec)
     geometry_seed, brightness_seed, contrast_seed, noise_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 4))

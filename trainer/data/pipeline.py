@@ -1,7 +1,7 @@
 """tf.data input pipelines: face-crop records -> batches of model inputs.
 
 Every crop goes through `facecore.preprocess.model_input` (the one grayscale/resize/normalise
-implementation the service uses too); augmentation then acts on the normalised [S, S, 1]
+implementation the service uses too); augmentation then acts on the normalised [S, S, channels]
 batches of the training split only.
 """
 
@@ -22,10 +22,11 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def model_spec(manifest: dict, config: TrainerConfig) -> PreprocessSpec:
-    """The records' crop settings with the config's model-input settings (size, mean, std)."""
+    """The records' crop settings with the config's model-input settings (size, channels, mean, std)."""
     recorded = PreprocessSpec.from_dict(manifest["preprocess"])
     wanted = config.preprocess
-    return dataclasses.replace(recorded, input_size=wanted.input_size, mean=wanted.mean, std=wanted.std)
+    return dataclasses.replace(recorded, input_size=wanted.input_size, channels=wanted.channels,
+                               mean=wanted.mean, std=wanted.std)
 
 
 def crops_dataset(records_dir: Path, splits: str | tuple[str, ...]) -> tf.data.Dataset:
@@ -48,7 +49,7 @@ def _crop_and_label(serialized):
 
 
 def model_inputs_dataset(crops: tf.data.Dataset, spec: PreprocessSpec) -> tf.data.Dataset:
-    """(input float32 [S, S, 1], label): crops through `model_input`, in parallel."""
+    """(input float32 [S, S, channels], label): crops through `model_input`, in parallel."""
     size = spec.input_size
 
     def preprocess(crop):
@@ -56,7 +57,7 @@ def model_inputs_dataset(crops: tf.data.Dataset, spec: PreprocessSpec) -> tf.dat
 
     def to_input(crop, label):
         image = tf.numpy_function(preprocess, [crop], tf.float32, stateful=False)
-        return tf.ensure_shape(image, [size, size, 1]), label
+        return tf.ensure_shape(image, [size, size, spec.channels]), label
 
     return crops.map(to_input, num_parallel_calls=AUTOTUNE)
 
@@ -81,7 +82,7 @@ def batches(inputs: tf.data.Dataset, batch_size: int, training: bool, seed: int,
 def make_dataset(records_dir: Path, split: str | tuple[str, ...], spec: PreprocessSpec, batch_size: int,
                  training: bool = False, seed: int = 0, augment: AugmentConfig | None = None,
                  drop_remainder: bool = False) -> tf.data.Dataset:
-    """Batches of (model input float32 [N, S, S, 1], label int32 [N]) from a prepared split.
+    """Batches of (model input float32 [N, S, S, channels], label int32 [N]) from a prepared split.
 
     `training`: reshuffled every epoch and augmented (with `augment`, default settings if None).
     Otherwise record order, no augmentation: the tensors the service computes for these crops.

@@ -7,7 +7,13 @@ probability for the softmax head) and its threshold is that person's own; the fa
 when its score is below its threshold (`facecore.modelinfo.is_unknown`). Every output is per
 face, so TF Serving's batching can split them.
 
-Calibration (NumPy): each person's threshold is the (1 - q) quantile of the scores of that
+Calibration (NumPy), `openset.thresholds` `global` (the default): one threshold for everyone,
+the one that maximises the share of validation faces named right and accepted plus the share of
+impostors rejected. Impostors are the calibration strangers and, with `openset.impostors`, every
+known validation face scored against the other people only (`impostors`: what the model says of
+a face whose person it does not know); of all thresholds with the best sum, the middle one.
+
+`person`: each person's threshold is the (1 - q) quantile of the scores of that
 person's validation faces the model names right, shrunk toward the pooled quantile with the
 weight of `prior_faces` faces (a person has a handful of validation faces; a lone quantile of
 five would be noise). q is `known_accept` without strangers; with strangers, the q between
@@ -119,9 +125,62 @@ def _unknown(faces: Faces, thresholds: np.ndarray) -> np.ndarray:
     return is_unknown(score.numpy(), threshold.numpy())
 
 
+def impostors(faces: Faces) -> Faces:
+    """Known faces as strangers: each face's own person's score taken away, so the nearest other
+    person decides, as if its own person were not enrolled."""
+    scores = np.array(faces.class_scores, np.float32, copy=True)
+    if scores.shape[1] < 2:
+        return Faces(scores[:0], faces.labels[:0])
+    scores[np.arange(len(faces.labels)), faces.labels] = -np.inf
+    return Faces(scores, np.full(len(faces.labels), -1))
+
+
+def global_threshold(validation: Faces, strangers: Faces | None) -> float:
+    """The one threshold maximising validation faces named right and accepted plus strangers
+    rejected (each as a share); the middle of the widest range of such thresholds.
+
+    A face is accepted when score >= threshold, so the sum changes only where the threshold
+    passes a score: it is constant on each (previous score, score], and the best range is
+    such an interval, or a run of them."""
+    right = validation.class_scores.max(axis=1)[validation.predicted == validation.labels] \
+        if len(validation.labels) else np.zeros(0)
+    others = strangers.class_scores.max(axis=1) if strangers is not None and len(strangers.labels) else np.zeros(0)
+    others = others[np.isfinite(others)]
+    if not right.size:
+        return 0.0
+    candidates = np.unique(np.concatenate([right, others]))
+    gain = np.mean(right[None, :] >= candidates[:, None], axis=1)
+    if others.size:
+        gain = gain + np.mean(others[None, :] < candidates[:, None], axis=1)
+    best = np.flatnonzero(gain >= gain.max() - 1e-12)
+    runs = np.split(best, np.flatnonzero(np.diff(best) > 1) + 1)
+    low_end = {run[0]: (candidates[run[0] - 1] if run[0] > 0 else None) for run in runs}
+    widest = max(runs, key=lambda run: candidates[run[-1]] - (low_end[run[0]] if low_end[run[0]] is not None
+                                                             else candidates[run[-1]]))
+    low, high = low_end[widest[0]], candidates[widest[-1]]
+    return float(high if low is None else (low + high) / 2.0)
+
+
+def calibration_impostors(validation: Faces, strangers: Faces | None, config: OpenSetConfig) -> Faces | None:
+    """The faces calibration must reject: the strangers, and with `impostors` the known
+    validation faces against the other people."""
+    parts = [f for f in (strangers, impostors(validation) if config.impostors else None)
+             if f is not None and len(f.labels)]
+    if not parts:
+        return None
+    return Faces(np.concatenate([f.class_scores for f in parts]), np.concatenate([f.labels for f in parts]))
+
+
 def calibrate(validation: Faces, strangers: Faces | None, num_classes: int,
               config: OpenSetConfig) -> tuple[float, np.ndarray]:
-    """(q, per-person thresholds): see the module docstring."""
+    """(q, thresholds [C]): see the module docstring. For the global rule, q is the share of
+    validation faces named right that the threshold accepts."""
+    if config.thresholds == "global":
+        threshold = global_threshold(validation, calibration_impostors(validation, strangers, config))
+        right = validation.class_scores.max(axis=1)[validation.predicted == validation.labels]
+        accept = float(np.mean(right >= threshold)) if right.size else 1.0
+        return accept, np.full(num_classes, threshold, np.float64)
+
     def thresholds(accept: float) -> np.ndarray:
         return person_thresholds(validation, num_classes, accept, config.prior_faces)
 
@@ -140,8 +199,13 @@ def calibrate(validation: Faces, strangers: Faces | None, num_classes: int,
 def curve(validation: Faces, test: Faces, strangers: Faces | None, num_classes: int,
           config: OpenSetConfig) -> list[dict]:
     """Test figures as the acceptance q runs from 0.5 to 1: the ROC-style trade-off."""
+    def thresholds(accept: float) -> np.ndarray:
+        if config.thresholds == "global":
+            return np.full(num_classes, pooled_threshold(validation, accept))
+        return person_thresholds(validation, num_classes, accept, config.prior_faces)
+
     points = []
     for accept in CURVE_ACCEPT:
-        found = figures(person_thresholds(validation, num_classes, accept, config.prior_faces), test, strangers)
+        found = figures(thresholds(accept), test, strangers)
         points.append({"known_accept": accept, **{k: v for k, v in found.items() if isinstance(v, float)}})
     return points

@@ -24,8 +24,8 @@ from trainer.data.split import SPLITS
 
 BATCH = 64
 OPENSET_PLOT = "openset.png"
-RULES = {"cosine": "cosine similarity to the nearest person's centre, per-person thresholds",
-         "softmax": "top class probability, per-person thresholds"}
+SCORES = {"cosine": "cosine similarity to the nearest person's centre", "softmax": "top class probability"}
+THRESHOLDS = {"global": "one threshold for everyone", "person": "per-person thresholds"}
 
 
 def predict(model, dataset: tf.data.Dataset, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -65,7 +65,8 @@ def evaluate_run(run_dir: Path, records_dir: Path | None = None, strangers_dir: 
     records_dir = Path(records_dir or run.read_json(run.dataset)["records_dir"])
     model = keras.models.load_model(run.model)
     test, validation = (_faces(model, records_dir, split, info.preprocess) for split in ("test", "validation"))
-    strangers = _strangers(model, strangers_dir, info.preprocess) if strangers_dir else (None, None, {})
+    strangers = _strangers(model, strangers_dir, info.preprocess, config.openset.stranger_seed) \
+        if strangers_dir else (None, None, {})
     report = classification_report(test.class_scores, test.labels, list(info.class_names))
     report.update(split="test", **_openset_report(config, len(info.class_names), validation, test, *strangers))
     write_report(report, run.report, run.confusion)
@@ -77,11 +78,12 @@ def _openset_report(config, classes: int, validation: openset.Faces, test: opens
                     calibration: openset.Faces | None, held_out: openset.Faces | None, people: dict) -> dict:
     """The report's unknown-face part: thresholds, figures, the split of strangers, the curve."""
     accept, thresholds = openset.calibrate(validation, calibration, classes, config.openset)
+    one_for_all = config.openset.thresholds == "global"
     return {
-        "unknown_threshold": openset.pooled_threshold(validation, accept),
-        "class_thresholds": [float(t) for t in thresholds],
+        "unknown_threshold": float(thresholds[0]) if one_for_all else openset.pooled_threshold(validation, accept),
+        "class_thresholds": [] if one_for_all else [float(t) for t in thresholds],
         "openset": {
-            "rule": RULES[config.model.head], "known_accept": accept,
+            "rule": f"{SCORES[config.model.head]}, {THRESHOLDS[config.openset.thresholds]}", "known_accept": accept,
             "validation": openset.figures(thresholds, validation, calibration),
             "test": openset.figures(thresholds, test, held_out),
             "strangers": people,
@@ -95,11 +97,11 @@ def _faces(model, records_dir: Path, splits, spec: PreprocessSpec) -> openset.Fa
     return openset.Faces(outputs[CLASS_SCORES_KEY], labels)
 
 
-def _strangers(model, records_dir: Path, spec: PreprocessSpec):
+def _strangers(model, records_dir: Path, spec: PreprocessSpec, seed: str = openset.SPLIT_SEED):
     """Stranger faces of the calibration people, of the test people, and who is in which part."""
     faces = _faces(model, records_dir, SPLITS, spec)
     names = manifest_io.read(records_dir)["class_names"]
-    calibration, test = openset.stranger_split(names)
+    calibration, test = openset.stranger_split(names, seed)
     in_calibration = np.array([names[label] in calibration for label in faces.labels], bool)
     unlabelled = openset.Faces(faces.class_scores, np.full(len(faces.labels), -1))
     return (unlabelled.select(in_calibration), unlabelled.select(~in_calibration),
@@ -182,7 +184,7 @@ def describe(report: dict) -> str:
     lines = [classification.format_table(report), "", f"unknown threshold: {report['unknown_threshold']:.4f}"]
     rates = report.get("openset", {})
     if "known_accept" in rates:
-        lines.append(f"per-person thresholds accept {rates['known_accept']:.3f} of validation faces named right "
+        lines.append(f"thresholds accept {rates['known_accept']:.3f} of validation faces named right "
                      f"({rates['rule']})")
     for name in ("validation", "test", "photos"):
         if name in rates:

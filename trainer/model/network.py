@@ -1,4 +1,8 @@
-"""The face classifier: a plain CNN whose penultimate layer is the face embedding.
+"""The face classifier: a face embedding network and a head that scores it against each person.
+
+The embedding comes from the pretrained face descriptor (`model.backbone` `descriptor`, the
+default: trainer/model/descriptor.py, its output L2-normalised) or from a plain CNN trained from
+scratch (`scratch`, the course's), whose penultimate layer is the embedding.
 
 Its head (`model.head`) scores each face against each person (`class_scores` [N, C]):
 - `cosine` (the default): the cosine similarity of the embedding to each person's centre, a
@@ -12,28 +16,27 @@ The open-set rule (trainer/evaluation/openset.py) decides on the highest class s
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
 from trainer.config import ModelConfig
+from trainer.model.descriptor import LAST_STAGE, SIZE, build_descriptor
+from trainer.model.descriptor_weights import load_descriptor_weights
 
 # Few steps per epoch on small data sets: moving statistics must follow the weights quickly.
 BN_MOMENTUM = 0.9
 
 
-def build_model(config: ModelConfig, input_size: int, num_classes: int) -> keras.Model:
-    """Inputs [N, S, S, 1] -> {"probabilities": [N, C], "embedding": [N, E], "class_scores": [N, C]}
-    (all float32)."""
+def build_model(config: ModelConfig, input_size: int, num_classes: int, channels: int = 1,
+                pretrained: bool = True) -> keras.Model:
+    """Inputs [N, S, S, channels] -> {"probabilities": [N, C], "embedding": [N, E], "class_scores": [N, C]}
+    (all float32). `pretrained`: load the descriptor's weights (else they are left for set_weights)."""
     regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
-    faces = keras.Input((input_size, input_size, 1), name=INPUT_KEY)
-    x = faces
-    for block in range(config.depth):
-        filters = min(config.width * 2**block, config.max_width)
-        x = _conv_block(x, filters, config.convs_per_block, regularizer, f"block{block + 1}")
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(config.dropout, name="pool_dropout")(x)
-    x = keras.layers.Dense(config.embedding_size, use_bias=False, kernel_regularizer=regularizer,
-                           name="embedding_dense")(x)
-    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="embedding_bn")(x)
+    faces = keras.Input((input_size, input_size, channels), name=INPUT_KEY)
+    if config.backbone == "descriptor":
+        x = _descriptor_features(faces, config, channels, pretrained)
+    else:
+        x = _scratch_features(faces, config, regularizer)
     if config.head == "cosine":
         embedding = keras.layers.UnitNormalization(dtype="float32", name=EMBEDDING_KEY)(x)
         scores = CosineSimilarity(num_classes, dtype="float32", name=CLASS_SCORES_KEY)(embedding)
@@ -47,6 +50,31 @@ def build_model(config: ModelConfig, input_size: int, num_classes: int) -> keras
         scores = keras.layers.Identity(dtype="float32", name=CLASS_SCORES_KEY)(probabilities)
     outputs = {PROBABILITIES_KEY: probabilities, EMBEDDING_KEY: embedding, CLASS_SCORES_KEY: scores}
     return keras.Model(faces, outputs, name="face_cnn")
+
+
+def _scratch_features(faces, config: ModelConfig, regularizer):
+    """The course's CNN up to its (batch-normalised) embedding [N, E]."""
+    x = faces
+    for block in range(config.depth):
+        filters = min(config.width * 2**block, config.max_width)
+        x = _conv_block(x, filters, config.convs_per_block, regularizer, f"block{block + 1}")
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(config.dropout, name="pool_dropout")(x)
+    x = keras.layers.Dense(config.embedding_size, use_bias=False, kernel_regularizer=regularizer,
+                           name="embedding_dense")(x)
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="embedding_bn")(x)
+
+
+def _descriptor_features(faces, config: ModelConfig, channels: int, pretrained: bool):
+    """The pretrained descriptor [N, 128], frozen but for what `descriptor_training` trains."""
+    if faces.shape[1] != SIZE:
+        raise ValueError(f"the descriptor takes {SIZE}x{SIZE} faces: set preprocess.input_size = {SIZE}")
+    descriptor = build_descriptor(load_descriptor_weights() if pretrained else None, channels)
+    descriptor.trainable = config.descriptor_training == "last_stage"
+    if descriptor.trainable:
+        for layer in descriptor.layers:
+            layer.trainable = layer.name.startswith(LAST_STAGE) or layer.name == "fc"
+    return descriptor(faces)
 
 
 def training_loss(config: ModelConfig, label_smoothing: float) -> keras.losses.Loss:
@@ -93,6 +121,21 @@ class CosFaceLoss(keras.losses.Loss):
     def get_config(self) -> dict:
         return {**super().get_config(), "scale": self.scale, "margin": self.margin,
                 "label_smoothing": self.label_smoothing}
+
+
+def set_centres(model: keras.Model, embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Point the cosine head at each person's centre: the normalised mean of their unit
+    embeddings [N, E] (labels [N]); return the centres [E, C]. A person without faces keeps
+    the centre the head had."""
+    layer = model.get_layer(CLASS_SCORES_KEY)
+    centres = np.array(layer.get_weights()[0], np.float32)  # [E, C]
+    for person in range(centres.shape[1]):
+        own = embeddings[labels == person]
+        if len(own):
+            mean = own.mean(axis=0)
+            centres[:, person] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    layer.set_weights([centres])
+    return centres
 
 
 def _conv_block(x, filters: int, convs: int, regularizer, name: str):

@@ -10,12 +10,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from facecore.modelinfo import EMBEDDING_KEY
+
 from trainer.data import manifest as manifest_io
 from trainer.model import devices
 from trainer.data.augment import value_range
 from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
 from trainer.config import TrainerConfig
-from trainer.model.network import build_model, classifier, inference_model, training_loss
+from trainer.model.network import build_model, classifier, inference_model, set_centres, training_loss
 from trainer.model.optimizers import build_optimizer
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.evaluation.plots import learning_curves, read_history
@@ -57,9 +59,11 @@ def train(config: TrainerConfig, records_dir: Path, run_dir: Path, callbacks=())
     counts = [manifest["counts"]["train"]["per_class"][name] for name in manifest["class_names"]]
     samples = next(iter(train_ds))[0].numpy()[:16]
     extra = build_callbacks(run, config.train, sum(counts), samples, value_range(spec))
-    model = fit(config, strategy, spec.input_size, counts, train_ds, val_ds, [*extra, *callbacks], run)
+    centres_ds = make_dataset(records_dir, "train", spec, batch) if config.model.backbone == "descriptor" else None
+    model = fit(config, strategy, spec, counts, train_ds, val_ds, [*extra, *callbacks], run, centres_ds)
     model.save(run.model)
-    learning_curves(read_history(run.history), run.curves)
+    if run.history.exists():  # a descriptor with centres only is fitted without epochs
+        learning_curves(read_history(run.history), run.curves)
     return model
 
 
@@ -89,10 +93,13 @@ def _write_run_info(run: RunDir, config: TrainerConfig, records_dir, manifest: d
     run.write_json(run.dataset, dataset_record(records_dir, manifest, spec))
 
 
-def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int],
-        train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, callbacks: list, run: RunDir) -> keras.Model:
+def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds: tf.data.Dataset,
+        val_ds: tf.data.Dataset, callbacks: list, run: RunDir, centres_ds: tf.data.Dataset | None = None
+        ) -> keras.Model:
     """Build, compile and fit under `strategy`; return a float32 copy with the best weights.
 
+    With `centres_ds` (the descriptor), each person's centre starts as the mean descriptor of
+    their faces there, and with `descriptor_training` `centres` that is the whole fit.
     With several replicas the datasets hold whole batches only (`train` makes them so), and the
     schedule counts whole steps.
     """
@@ -100,7 +107,14 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
     steps = images // batch if strategy.num_replicas_in_sync > 1 else math.ceil(images / batch)
     num_classes = len(class_counts)
     with strategy.scope():
-        model = build_model(config.model, input_size, num_classes)
+        model = build_model(config.model, spec.input_size, num_classes, spec.channels)
+        if centres_ds is not None:
+            started = time.perf_counter()
+            outputs, labels = embeddings(model, centres_ds)
+            set_centres(model, outputs, labels)
+            print(f"person centres from {len(labels)} training faces in {time.perf_counter() - started:.0f} s")
+            if config.model.descriptor_training == "centres":
+                return _float32_copy(model, config, spec, num_classes)
         trainable = classifier(model)
         trainable.compile(
             optimizer=build_optimizer(config.train, steps),
@@ -117,7 +131,16 @@ def fit(config: TrainerConfig, strategy, input_size: int, class_counts: list[int
     best = run.checkpoints / BEST_WEIGHTS
     if best.exists():
         trainable.load_weights(best)
-    return _float32_copy(model, config, input_size, num_classes)
+    return _float32_copy(model, config, spec, num_classes)
+
+
+def embeddings(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The model's embeddings [N, E] and the labels [N] of a dataset of (inputs, labels) batches."""
+    parts, labels = [], []
+    for inputs, batch_labels in dataset:
+        parts.append(np.asarray(model(inputs, training=False)[EMBEDDING_KEY]))
+        labels.append(batch_labels.numpy())
+    return np.concatenate(parts), np.concatenate(labels)
 
 
 def _needs_whole_batches(strategy: tf.distribute.Strategy, manifest: dict, batch: int) -> bool:
@@ -153,12 +176,12 @@ def _class_weights(class_counts: list[int], config: TrainerConfig) -> dict[int, 
     return {index: float(weight) for index, weight in enumerate(weights)}
 
 
-def _float32_copy(model: keras.Model, config: TrainerConfig, input_size: int, num_classes: int) -> keras.Model:
+def _float32_copy(model: keras.Model, config: TrainerConfig, spec, num_classes: int) -> keras.Model:
     """The trained weights in a float32 inference model outside any distribution strategy."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(config.model, input_size, num_classes)
+        copy = build_model(config.model, spec.input_size, num_classes, spec.channels, pretrained=False)
     finally:
         keras.mixed_precision.set_global_policy(policy)
     copy.set_weights([np.asarray(w) for w in model.get_weights()])

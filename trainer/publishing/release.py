@@ -16,6 +16,8 @@ from trainer.publishing.export import export_run
 from trainer.publishing.loadcheck import check_in_fresh_process
 from trainer.publishing.rundir import RunDir
 
+KERAS_FILE = "model.keras"  # the Keras model behind the SavedModel (trainer/publishing/enrolment.py)
+
 
 def publish_run(run_dir: Path, models_dir: Path, config: PublishConfig, force: bool = False) -> int:
     """Gate, export, check and publish a run; return the new version number."""
@@ -31,6 +33,7 @@ def publish_run(run_dir: Path, models_dir: Path, config: PublishConfig, force: b
         export_run(run.root, folder, config.model_name)
         shutil.copyfile(run.report, folder / registry.REPORT_FILE)
         shutil.copyfile(run.config, folder / registry.CONFIG_FILE)
+        shutil.copyfile(run.model, folder / KERAS_FILE)  # what enrolment builds the next version from
 
     provenance = {"source": "train", "run_dir": str(run.root.resolve()), "macro_f1": report["macro_f1"],
                   "forced": force}
