@@ -1,7 +1,8 @@
 """The retraining job behind `python -m trainer run`: prepare, train, evaluate, publish.
 
 Work files go to WORK/records (face crops; its cache makes later runs detect only new photos),
-WORK/strangers-records, and WORK/runs/<UTC time>/ per run. Nothing is published unless every
+WORK/strangers-records, and WORK/runs/<UTC time>/ per run. People enrolled with `trainer enrol`
+are trained on from WORK/enrolled/ beside DATA (trainer/data/enrolled.py). Nothing is published unless every
 step succeeds; the quality gate's refusal is raised as GateRefused (exit status EXIT_REFUSED).
 
 In a multi-worker cluster (TF_CONFIG) only the chief runs `retrain`; every other worker runs
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from trainer.config import TrainerConfig
+from trainer.data.enrolled import training_folder
 from trainer.data.preparation import prepare
 from trainer.errors import BadInput
 from trainer.evaluation.scoring import describe, evaluate_run, records_of
@@ -36,7 +38,7 @@ def retrain(data_dir: Path, models_dir: Path, work: Path, config: TrainerConfig,
 def prepare_and_train(data_dir: Path, work: Path, config: TrainerConfig) -> tuple[Path, Path]:
     """Prepare WORK/records and train a new WORK/runs/<UTC time>/; return both folders."""
     records = work / "records"
-    manifest = prepare(data_dir, records, config, force=True)
+    manifest = prepare(training_folder(data_dir, work), records, config, force=True)
     if len(manifest["class_names"]) < 2:
         raise BadInput(f"{data_dir} gave {len(manifest['class_names'])} usable classes; at least 2 are needed")
     run_dir = work / "runs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

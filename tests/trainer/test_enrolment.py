@@ -1,4 +1,5 @@
-"""Enrolment: people added and removed by publishing a version, without training (real descriptor)."""
+"""Enrolment: people added and removed by publishing a version, without training (real descriptor);
+the next run keeps them from the work folder."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def setup(face_data, tmp_path_factory):
 
 def test_enrolled_person_is_named_on_their_other_photos(setup, capsys):
     root, data, models, enrol, others = setup
-    assert main(["enrol", "--models", str(models), "--person", NEW, "--photos", str(enrol), "--data", str(data)]) == 0
+    assert main(["enrol", "--models", str(models), "--person", NEW, "--photos", str(enrol),
+                 "--work", str(root / "work")]) == 0
     assert "faces/2" in capsys.readouterr().out
     version = models / "faces" / "2"
     info = info_of(version)
@@ -74,8 +76,10 @@ def test_enrolled_person_is_named_on_their_other_photos(setup, capsys):
     assert len(named) >= 20 and named.count(NEW) / len(named) >= 0.9, named
     # the people it knew are still named as before
     assert names_given(version, sorted((data / "Kofi_Annan").glob("*.jpg"))[:5]).count("Kofi_Annan") >= 4
-    # kept for the next scheduled run, each file whole
-    assert sorted(p.name for p in (data / NEW).iterdir()) == sorted(p.name for p in enrol.iterdir())
+    # kept for the next scheduled run, in its work folder (the data folder may be read-only)
+    kept = root / "work" / "enrolled" / NEW
+    assert sorted(p.name for p in kept.iterdir()) == sorted(p.name for p in enrol.iterdir())
+    assert not (data / NEW).exists()
 
 
 def test_next_run_keeps_the_enrolled_person(setup):
@@ -87,10 +91,12 @@ def test_next_run_keeps_the_enrolled_person(setup):
 
 def test_removal_publishes_a_version_without_them_and_moves_their_photos_aside(setup):
     root, data, models, _, others = setup
-    assert main(["remove", "--models", str(models), "--person", NEW, "--data", str(data)]) == EXIT_OK
+    assert main(["remove", "--models", str(models), "--person", NEW, "--work", str(root / "work"),
+                 "--data", str(data)]) == EXIT_OK
     newest = max((p for p in (models / "faces").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     assert NEW not in info_of(newest).class_names
-    assert not (data / NEW).exists() and len(list((data / ".removed").glob(f"{NEW}-*"))) == 1
+    enrolled = root / "work" / "enrolled"
+    assert not (enrolled / NEW).exists() and len(list((enrolled / ".removed").glob(f"{NEW}-*"))) == 1
     assert NEW not in names_given(newest, others[:5])
 
 

@@ -19,6 +19,7 @@ from trainer.config import PrepareConfig, TrainerConfig
 from trainer.data.preparation import prepare
 from trainer.data.pipeline import make_dataset
 from trainer.evaluation.plots import confusion_heatmap, openset_curve
+from trainer.model.network import compiled
 from trainer.publishing.rundir import RunDir
 from trainer.data.split import SPLITS
 
@@ -33,11 +34,9 @@ def predict(model, dataset: tf.data.Dataset, keys: tuple[str, ...]) -> tuple[dic
     (inputs, labels) batches. `model` is a Keras model with dict outputs or a SavedModel
     serving signature."""
     outputs, labels = {key: [] for key in keys}, []
+    run = compiled(model) if isinstance(model, keras.Model) else model
     for inputs, batch_labels in dataset:
-        if isinstance(model, keras.Model):
-            answer = model(inputs, training=False)
-        else:
-            answer = model(inputs)
+        answer = run(inputs)
         for key in keys:
             outputs[key].append(np.asarray(answer[key]))
         labels.append(batch_labels.numpy())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
 from trainer.config import ModelConfig
@@ -121,6 +122,13 @@ class CosFaceLoss(keras.losses.Loss):
     def get_config(self) -> dict:
         return {**super().get_config(), "scale": self.scale, "margin": self.margin,
                 "label_smoothing": self.label_smoothing}
+
+
+def compiled(model: keras.Model):
+    """`model(inputs, training=False)` as one traced graph: ~3x faster than calling it eagerly per
+    batch on a CPU (the descriptor's 70-odd layers each dispatched one by one)."""
+    return tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True,
+                       autograph=False)
 
 
 def set_centres(model: keras.Model, embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:

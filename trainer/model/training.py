@@ -17,7 +17,7 @@ from trainer.model import devices
 from trainer.data.augment import value_range
 from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
 from trainer.config import TrainerConfig
-from trainer.model.network import build_model, classifier, inference_model, set_centres, training_loss
+from trainer.model.network import build_model, classifier, compiled, inference_model, set_centres, training_loss
 from trainer.model.optimizers import build_optimizer
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.evaluation.plots import learning_curves, read_history
@@ -136,9 +136,9 @@ def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds
 
 def embeddings(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The model's embeddings [N, E] and the labels [N] of a dataset of (inputs, labels) batches."""
-    parts, labels = [], []
+    parts, labels, run = [], [], compiled(model)
     for inputs, batch_labels in dataset:
-        parts.append(np.asarray(model(inputs, training=False)[EMBEDDING_KEY]))
+        parts.append(np.asarray(run(inputs)[EMBEDDING_KEY]))
         labels.append(batch_labels.numpy())
     return np.concatenate(parts), np.concatenate(labels)
 

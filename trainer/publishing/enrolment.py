@@ -11,19 +11,16 @@ What it needs from the parent: `model.keras` (the Keras model behind the SavedMo
 every version folder since enrolment exists) and its ModelInfo. Enrolled people are listed in
 ModelInfo.extra["enrolled"]: {name: {"photos": n, "after_version": v}}.
 
-So that the next scheduled run keeps an enrolled person, `enrol_person(..., data_dir=DATA)`
-writes the photos whose face was used into DATA/<person>/ (each atomically: a temporary name,
-then a rename), where `trainer run` reads every person from; `remove_person` moves
-DATA/<person>/ to DATA/.removed/<person>-<time>/ (hidden folders are never read as people).
+So that the next scheduled run keeps an enrolled person, the photos whose face was used are
+kept in WORK/enrolled/<person>/, which `trainer run` trains on beside DATA, or with `data_dir`
+in DATA/<person>/ itself (trainer/data/enrolled.py); `remove_person` moves both aside.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +33,7 @@ from facecore.preprocess import model_inputs
 from facecore.images import decode_image
 from facecore.versions import complete_versions
 from trainer.config import PublishConfig, from_dict
+from trainer.data.enrolled import enrolled_dir, keep_photos, set_aside
 from trainer.data.extract import USED, ExtractParams, extract
 from trainer.errors import BadInput, Refused
 from trainer.model.network import CosineSimilarity, build_model, inference_model
@@ -45,7 +43,6 @@ from trainer.publishing.loadcheck import check_in_fresh_process
 from trainer.publishing.release import KERAS_FILE
 
 ENROLLED_KEY = "enrolled"
-REMOVED_FOLDER = ".removed"
 MIN_NAMED_SHARE = 0.8  # of the enrolment photos the new version must name as the person
 
 
@@ -109,9 +106,10 @@ def face_inputs(photos_dir: Path, info: ModelInfo, min_face_size: int) -> tuple[
     return model_inputs(crops, info.preprocess), enrolment
 
 
-def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: PublishConfig,
+def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: PublishConfig, work_dir: Path,
                  min_photos: int = 3, min_face_size: int = 40, data_dir: Path | None = None) -> Enrolment:
-    """Publish a version that also knows `person` from the faces in `photos_dir`."""
+    """Publish a version that also knows `person` from the faces in `photos_dir`; keep the photos
+    used for the next training (WORK/enrolled/<person>/, or DATA/<person>/ with `data_dir`)."""
     _check_name(person)
     model_dir = Path(models_dir) / config.model_name
     result = Enrolment(person)
@@ -130,13 +128,14 @@ def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: Publis
 
     provenance = {"source": "enrol", "person": person, "photos": str(photos_dir)}
     result.version = registry.publish(model_dir, write, config.keep, provenance, verify=check_in_fresh_process)
-    if data_dir is not None:
-        keep_photos(result.used, Path(data_dir) / person)
+    keep_photos(result.used, (Path(data_dir) if data_dir is not None else enrolled_dir(work_dir)) / person)
     return result
 
 
-def remove_person(models_dir: Path, person: str, config: PublishConfig, data_dir: Path | None = None) -> int:
-    """Publish a version that no longer knows `person`; move DATA/<person>/ aside."""
+def remove_person(models_dir: Path, person: str, config: PublishConfig, work_dir: Path,
+                  data_dir: Path | None = None) -> int:
+    """Publish a version that no longer knows `person`; move their photos aside (WORK/enrolled,
+    and DATA with `data_dir`) so that the next training does not bring them back."""
     model_dir = Path(models_dir) / config.model_name
 
     def write(folder: Path) -> None:
@@ -150,11 +149,9 @@ def remove_person(models_dir: Path, person: str, config: PublishConfig, data_dir
 
     version = registry.publish(model_dir, write, config.keep, {"source": "remove", "person": person},
                                verify=check_in_fresh_process)
-    folder = Path(data_dir) / person if data_dir is not None else None
-    if folder is not None and folder.is_dir():
-        aside = Path(data_dir) / REMOVED_FOLDER / f"{person}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        aside.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(folder, aside)
+    set_aside(enrolled_dir(work_dir) / person)
+    if data_dir is not None:
+        set_aside(Path(data_dir) / person)
     return version
 
 
@@ -277,19 +274,3 @@ def _write_version(folder: Path, parent: Parent, model: keras.Model, info: Model
     for name in (registry.REPORT_FILE, registry.CONFIG_FILE):
         if (parent.folder / name).exists():
             shutil.copyfile(parent.folder / name, folder / name)
-
-
-def keep_photos(paths: list[str], folder: Path) -> list[Path]:
-    """Copy photos into `folder` (DATA/<person>/) for the scheduled run, each written under a
-    temporary name and renamed, so a run listing the folder meanwhile sees only whole files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    kept = []
-    for source in map(Path, paths):
-        target = folder / source.name
-        if target.exists():
-            target = folder / f"{source.stem}-{uuid.uuid4().hex[:8]}{source.suffix}"
-        partial = folder / f".{target.name}.{uuid.uuid4().hex}.partial"
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-        kept.append(target)
-    return kept
