@@ -22,8 +22,10 @@ class PreprocessSpec(Settings):
 
     The defaults are the pretrained descriptor's (trainer/model/descriptor.py): dlib's 150-pixel
     chip, which the Haar box scaled by 1.038 (margin 0.019) and moved down 0.09 of its side
-    matches (the median Haar eye pair lands where the chip puts the eyes), in RGB, 0..1 (the
-    network subtracts its own mean). The course's CNN uses trainer/configs/scratch.toml.
+    matches (the median Haar eye pair lands where the chip puts the eyes), in grayscale 0..1 (the
+    network replicates it to RGB and subtracts its own mean; grayscale named as many known faces
+    right as RGB or more across person-level splits, docs/training.md). The course's CNN uses
+    trainer/configs/scratch.toml.
 
     With `align_eyes`, a face whose two eyes are found is cropped from the photo turned so its
     eyes lie level, centred and scaled on the eyes instead of the box (the crop an average box
@@ -34,7 +36,7 @@ class PreprocessSpec(Settings):
     crop_shift: float = 0.09
     crop_size: int = 150
     input_size: int = 150
-    channels: int = 3
+    channels: int = 1
     mean: float = 0.0
     std: float = 1.0
     align_eyes: bool = False

@@ -37,8 +37,11 @@ pip_quiet() {
 
 # uv (PyPI's `uv`, pinned) installs the same pinned packages in about 10 s where pip takes a
 # minute even from its cache (measured 2026-11-27); pip stays the fallback if uv cannot.
+# --compile-bytecode as pip does: without .pyc files every new process (a trainer command, its
+# load check, a gunicorn worker) compiles TensorFlow again where PYTHONDONTWRITEBYTECODE is set,
+# 18 s instead of 8 s for `import tensorflow` (measured 2026-12-03).
 install() {
-    if [ -x .venv/bin/uv ] && .venv/bin/uv pip install -q --python .venv/bin/python "$@"; then
+    if [ -x .venv/bin/uv ] && .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python "$@"; then
         return 0
     fi
     pip_quiet "$@"

@@ -87,7 +87,7 @@ def test_descriptor_tells_people_apart(weights, face_data):
             rgb = decode_image(photo.read_bytes())
             own += face_crops(rgb, detector.detect(rgb)[:1], spec, detector)
         crops += own[:2]
-    vectors = build_descriptor(weights)(model_inputs(crops, spec)).numpy()  # [6, 128]
+    vectors = build_descriptor(weights, spec.channels)(model_inputs(crops, spec)).numpy()  # [6, 128]
     distance = np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
     same = [distance[i, i + 1] for i in (0, 2, 4)]
     different = [distance[i, j] for i in range(6) for j in range(6) if i // 2 != j // 2]
