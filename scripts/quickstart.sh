@@ -4,7 +4,9 @@
 # (`local`) backend. Photos: $DATA_DIR (default: the shared LFW sample); models: $MODELS_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 bash scripts/bootstrap.sh
+echo "quickstart: installed in $((SECONDS - started)) s"
 export FACE_DATA_DIR="${FACE_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 DATA_DIR="${DATA_DIR:-$FACE_DATA_DIR/lfw-known}"
 MODELS_DIR="${MODELS_DIR:-$PWD/models}"
@@ -15,6 +17,7 @@ if ! ls -d "$MODELS_DIR/$MODEL_NAME"/[0-9]* >/dev/null 2>&1; then
     echo "quickstart: no model in $MODELS_DIR/$MODEL_NAME yet: training a quick one on $DATA_DIR"
     .venv/bin/python -m trainer run --data "$DATA_DIR" --models "$MODELS_DIR" \
         --config trainer/configs/quick.toml --set "publish.model_name=$MODEL_NAME"
+    echo "quickstart: trained and published in $((SECONDS - started)) s since the start"
 fi
 
 export SERVING_BACKEND=local MODEL_BASE_PATH="$MODELS_DIR" PORT="${PORT:-8000}"
