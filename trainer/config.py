@@ -303,10 +303,13 @@ def _parse_override(text: str) -> tuple[str, str, Any]:
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not key:
         raise ValueError(f"override {text!r} must look like section.key=value")
+    raw = raw.strip()
+    if raw in ("true", "false"):  # the TOML spelling the config files use; Python's True/False too
+        return section, key, raw == "true"
     try:
-        value = ast.literal_eval(raw.strip())
+        value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
-        value = raw.strip()
+        value = raw
     return section, key, value
 
 

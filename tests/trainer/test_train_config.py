@@ -114,3 +114,10 @@ def test_environment_names_the_config_and_the_model():
 def test_unknown_trainer_config_names_the_choices():
     with pytest.raises(FileNotFoundError, match=r"TRAINER_CONFIG='huge'.*quick.*tiny"):
         load_config(environ={"TRAINER_CONFIG": "huge"})
+
+
+def test_booleans_take_the_toml_spelling_and_pythons():
+    for text, value in (("true", True), ("false", False), ("True", True), ("False", False)):
+        assert load_config(overrides=[f"preprocess.align_eyes={text}"]).preprocess.align_eyes is value
+    with pytest.raises(ValueError, match="align_eyes must be of type bool"):
+        load_config(overrides=["preprocess.align_eyes=yes"])
