@@ -142,8 +142,7 @@ def global_threshold(validation: Faces, strangers: Faces | None) -> float:
     A face is accepted when score >= threshold, so the sum changes only where the threshold
     passes a score: it is constant on each (previous score, score], and the best range is
     such an interval, or a run of them."""
-    right = validation.class_scores.max(axis=1)[validation.predicted == validation.labels] \
-        if len(validation.labels) else np.zeros(0)
+    right = _right_scores(validation)[0]
     others = strangers.class_scores.max(axis=1) if strangers is not None and len(strangers.labels) else np.zeros(0)
     others = others[np.isfinite(others)]
     if not right.size:
@@ -177,7 +176,7 @@ def calibrate(validation: Faces, strangers: Faces | None, num_classes: int,
     validation faces named right that the threshold accepts."""
     if config.thresholds == "global":
         threshold = global_threshold(validation, calibration_impostors(validation, strangers, config))
-        right = validation.class_scores.max(axis=1)[validation.predicted == validation.labels]
+        right = _right_scores(validation)[0]
         accept = float(np.mean(right >= threshold)) if right.size else 1.0
         return accept, np.full(num_classes, threshold, np.float64)
 

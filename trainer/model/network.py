@@ -131,6 +131,16 @@ def compiled(model: keras.Model):
                        autograph=False)
 
 
+def unit_columns(vectors: np.ndarray) -> np.ndarray:
+    """`vectors` [E, C] with each column scaled to length 1 (a zero column stays zero)."""
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=0, keepdims=True), 1e-12)
+
+
+def centre_of(embeddings: np.ndarray) -> np.ndarray:
+    """A person's centre [E]: the normalised mean of their unit embeddings [N, E]."""
+    return unit_columns(embeddings.mean(axis=0)[:, None])[:, 0]
+
+
 def set_centres(model: keras.Model, embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Point the cosine head at each person's centre: the normalised mean of their unit
     embeddings [N, E] (labels [N]); return the centres [E, C]. A person without faces keeps
@@ -140,8 +150,7 @@ def set_centres(model: keras.Model, embeddings: np.ndarray, labels: np.ndarray) 
     for person in range(centres.shape[1]):
         own = embeddings[labels == person]
         if len(own):
-            mean = own.mean(axis=0)
-            centres[:, person] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            centres[:, person] = centre_of(own)
     layer.set_weights([centres])
     return centres
 

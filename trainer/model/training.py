@@ -17,10 +17,11 @@ from trainer.model import devices
 from trainer.data.augment import value_range
 from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
 from trainer.config import TrainerConfig
-from trainer.model.network import build_model, classifier, compiled, inference_model, set_centres, training_loss
+from trainer.model.network import build_model, classifier, inference_model, set_centres, training_loss
 from trainer.model.optimizers import build_optimizer
 from trainer.data.pipeline import make_dataset, model_spec
 from trainer.evaluation.plots import learning_curves, read_history
+from trainer.evaluation.scoring import predict
 from trainer.errors import BadInput
 from trainer.publishing.rundir import RunDir, dataset_record
 
@@ -110,8 +111,8 @@ def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds
         model = build_model(config.model, spec.input_size, num_classes, spec.channels)
         if centres_ds is not None:
             started = time.perf_counter()
-            outputs, labels = embeddings(model, centres_ds)
-            set_centres(model, outputs, labels)
+            outputs, labels = predict(model, centres_ds, (EMBEDDING_KEY,))
+            set_centres(model, outputs[EMBEDDING_KEY], labels)
             print(f"person centres from {len(labels)} training faces in {time.perf_counter() - started:.0f} s")
             if config.model.descriptor_training == "centres":
                 return _float32_copy(model, config, spec, num_classes)
@@ -132,15 +133,6 @@ def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds
     if best.exists():
         trainable.load_weights(best)
     return _float32_copy(model, config, spec, num_classes)
-
-
-def embeddings(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The model's embeddings [N, E] and the labels [N] of a dataset of (inputs, labels) batches."""
-    parts, labels, run = [], [], compiled(model)
-    for inputs, batch_labels in dataset:
-        parts.append(np.asarray(run(inputs)[EMBEDDING_KEY]))
-        labels.append(batch_labels.numpy())
-    return np.concatenate(parts), np.concatenate(labels)
 
 
 def _needs_whole_batches(strategy: tf.distribute.Strategy, manifest: dict, batch: int) -> bool:

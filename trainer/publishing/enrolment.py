@@ -36,7 +36,7 @@ from trainer.config import PublishConfig, from_dict
 from trainer.data.enrolled import enrolled_dir, keep_photos, set_aside
 from trainer.data.extract import USED, ExtractParams, extract
 from trainer.errors import BadInput, Refused
-from trainer.model.network import CosineSimilarity, build_model, inference_model
+from trainer.model.network import CosineSimilarity, build_model, centre_of, inference_model, unit_columns
 from trainer.publishing import registry
 from trainer.publishing.export import export_model
 from trainer.publishing.loadcheck import check_in_fresh_process
@@ -82,8 +82,6 @@ def load_parent(model_dir: Path) -> Parent:
     if not (folder / KERAS_FILE).exists():
         raise EnrolmentRefused(f"version {version} was published without {KERAS_FILE} (before enrolment "
                                "existed): publish a new version with `python -m trainer run` first")
-    import trainer.model.network  # noqa: F401 - registers the custom layers model.keras names
-
     info = ModelInfo.from_json((folder / "assets.extra" / MODEL_INFO_FILE).read_text())
     return Parent(version, folder, info, keras.models.load_model(folder / KERAS_FILE))
 
@@ -176,19 +174,17 @@ def _centres_layer(model: keras.Model) -> CosineSimilarity:
 def _with_person(parent: Parent, person: str, vectors: np.ndarray) -> tuple[keras.Model, ModelInfo]:
     """The parent's model and info with `person`'s centre added (or, if known, merged with theirs)."""
     info = parent.info
-    centres = np.array(_centres_layer(parent.model).get_weights()[0], np.float32)  # [E, C]
-    centres /= np.maximum(np.linalg.norm(centres, axis=0, keepdims=True), 1e-12)
+    centres = unit_columns(np.array(_centres_layer(parent.model).get_weights()[0], np.float32))  # [E, C]
     enrolled = dict(info.extra.get(ENROLLED_KEY, {}))
-    mean = vectors.mean(axis=0)
     if person in info.class_names:
         index = info.class_names.index(person)
         weight = enrolled.get(person, {}).get("photos", len(vectors))
-        mean = (weight * centres[:, index] + len(vectors) * mean) / (weight + len(vectors))
-        centres[:, index] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        mean = (weight * centres[:, index] + len(vectors) * vectors.mean(axis=0)) / (weight + len(vectors))
+        centres[:, index] = unit_columns(mean[:, None])[:, 0]
         names, thresholds = info.class_names, info.class_thresholds
         photos = weight + len(vectors)
     else:
-        centres = np.concatenate([centres, (mean / max(float(np.linalg.norm(mean)), 1e-12))[:, None]], axis=1)
+        centres = np.concatenate([centres, centre_of(vectors)[:, None]], axis=1)
         names = (*info.class_names, person)
         thresholds = (*info.class_thresholds, info.unknown_threshold) if info.class_thresholds else ()
         photos = len(vectors)
@@ -257,8 +253,7 @@ def _check_named(model: keras.Model, info: ModelInfo, person: str, inputs: np.nd
         raise EnrolmentRefused(f"the new version would name only {named:.0%} of {person}'s photos as {person} "
                                f"(at least {MIN_NAMED_SHARE:.0%} needed): are they all the same person, "
                                "with a clear, frontal face?")
-    centres = np.array(_centres_layer(model).get_weights()[0], np.float32)
-    centres /= np.maximum(np.linalg.norm(centres, axis=0, keepdims=True), 1e-12)
+    centres = unit_columns(np.array(_centres_layer(model).get_weights()[0], np.float32))
     similarity = centres[:, index] @ centres  # [C]
     similarity[index] = -np.inf
     if len(similarity) < 2:
