@@ -46,6 +46,10 @@ def on_starting(server):
     for stale in directory.glob("*.db"):
         stale.unlink()
     server.log.info("prometheus multiprocess dir: %s", directory)
+    # Imported now, not first inside child_exit: that runs in the master's SIGCHLD handler, and a
+    # second worker exiting during that first import re-entered it and found the module half
+    # initialised (ImportError and a traceback on every stop, seen on the quick start).
+    import service.metrics  # noqa: F401
 
 
 def child_exit(server, worker):
