@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
 from trainer.config import ModelConfig
+from trainer.model.centres import centre_of
 from trainer.model.descriptor import LAST_STAGE, SIZE, build_descriptor
 from trainer.model.descriptor_weights import load_descriptor_weights
 
@@ -126,19 +127,10 @@ class CosFaceLoss(keras.losses.Loss):
 
 def compiled(model: keras.Model):
     """`model(inputs, training=False)` as one traced graph: ~3x faster than calling it eagerly per
-    batch on a CPU (the descriptor's 70-odd layers each dispatched one by one)."""
-    return tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True,
-                       autograph=False)
-
-
-def unit_columns(vectors: np.ndarray) -> np.ndarray:
-    """`vectors` [E, C] with each column scaled to length 1 (a zero column stays zero)."""
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=0, keepdims=True), 1e-12)
-
-
-def centre_of(embeddings: np.ndarray) -> np.ndarray:
-    """A person's centre [E]: the normalised mean of their unit embeddings [N, E]."""
-    return unit_columns(embeddings.mean(axis=0)[:, None])[:, 0]
+    batch on a CPU (the descriptor's 70-odd layers each dispatched one by one). Traced once for
+    any batch size: a dataset's last, smaller batch would otherwise trace it again (~0.5 s)."""
+    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
+    return tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec], autograph=False)
 
 
 def set_centres(model: keras.Model, embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
