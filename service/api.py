@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, request
 
-from service.auth import check_api_key
+from service.auth import authenticate_predict
 from service.runtime import runtime
 from service.uploads import read_image, read_options
 
@@ -15,7 +15,7 @@ api = Blueprint("api", __name__, url_prefix="/v1")
 
 @api.before_request
 def _authenticate() -> None:
-    check_api_key(request, runtime().config.api_keys)
+    authenticate_predict(request, runtime().config)
 
 
 @api.post("/predict")

@@ -13,8 +13,12 @@ from service.config import Config, ConfigError
 from service.errors import ServiceError, register_error_handlers
 from service.inference import Recognizer
 from service.metrics import Metrics, instrument
+from service.people import PhotoStore
+from service.people_api import people_api
 from service.probes import probes
 from service.runtime import EXTENSION, Runtime
+from service.screening import Screen
+from service.trainer_api import trainer_api
 from service.web import web
 
 log = logging.getLogger(__name__)
@@ -28,8 +32,9 @@ def create_app(config: Config, backend: ModelBackend | None = None) -> Flask:
     metrics = Metrics(CollectorRegistry())
     backend = backend or create_backend(config, metrics)
     recognizer = Recognizer(backend, metrics, config.max_image_pixels, config.detect_max_side)
-    app.extensions[EXTENSION] = Runtime(config, metrics, backend, recognizer)
-    for blueprint in (api, probes, web):
+    app.extensions[EXTENSION] = Runtime(config, metrics, backend, recognizer, create_store(config),
+                                        Screen(config.max_image_pixels))
+    for blueprint in (api, people_api, trainer_api, probes, web):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     instrument(app, metrics)
@@ -52,6 +57,16 @@ def create_backend(config: Config, metrics: Metrics) -> ModelBackend:
                           "(pip install 'faceid[service-local]'); this installation has only the "
                           "tfserving backend") from None
     return LocalBackend(config, metrics)
+
+
+def create_store(config: Config) -> PhotoStore | None:
+    """The people store on DATA_DIR; with ENROLMENT=on the folder must exist (a missing mount
+    must not turn into an empty folder inside the container)."""
+    if config.data_dir is None:
+        return None
+    if config.enrolment and not config.data_dir.is_dir():
+        raise ConfigError(f"DATA_DIR {config.data_dir} is not a folder (ENROLMENT=on keeps photos there)")
+    return PhotoStore(config.data_dir, config.max_image_pixels)
 
 
 def _announce(state: Runtime) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from facecore.images import DEFAULT_MAX_PIXELS
 
 BACKENDS = ("local", "tfserving")
+SWITCH_VALUES = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,9 @@ class Config:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     detect_max_side: int | None = None
     api_keys: tuple[str, ...] = ()
+    admin_keys: tuple[str, ...] = ()
+    enrolment: bool = False
+    data_dir: Path | None = None
     web_concurrency: int = 2
     web_threads: int = 2
     port: int = 8000
@@ -45,6 +49,10 @@ class Config:
             raise ConfigError("TFSERVING_ADDRESS (host:port) is required when SERVING_BACKEND=tfserving")
         if not self.model_name or "/" in self.model_name:
             raise ConfigError(f"MODEL_NAME must be a plain name, got {self.model_name!r}")
+        if self.enrolment and not self.admin_keys:
+            raise ConfigError("ENROLMENT=on needs ADMIN_KEYS: only an admin key may add or remove people")
+        if self.enrolment and self.data_dir is None:
+            raise ConfigError("ENROLMENT=on needs DATA_DIR, the data folder that photos are kept in")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -66,6 +74,9 @@ class Config:
             max_image_pixels=env.number("MAX_IMAGE_PIXELS", cls.max_image_pixels, int, 1),
             detect_max_side=env.optional_int("DETECT_MAX_SIDE", 0),
             api_keys=env.keys("API_KEYS"),
+            admin_keys=env.keys("ADMIN_KEYS"),
+            enrolment=env.switch("ENROLMENT", cls.enrolment),
+            data_dir=env.path("DATA_DIR"),
             web_concurrency=env.number("WEB_CONCURRENCY", cls.web_concurrency, int, 1),
             web_threads=env.number("WEB_THREADS", cls.web_threads, int, 1),
             port=env.number("PORT", cls.port, int, 1, 65535),
@@ -109,6 +120,14 @@ class _Reader:
             if not sep or not host or not port.isdigit():
                 raise ConfigError(f"{name} must look like host:port, got {value!r}")
         return value
+
+    def switch(self, name: str, default: bool) -> bool:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        if raw.lower() not in SWITCH_VALUES:
+            raise ConfigError(f"{name} must be on or off, got {raw!r}")
+        return SWITCH_VALUES[raw.lower()]
 
     def keys(self, name: str) -> tuple[str, ...]:
         return tuple(key.strip() for key in self.text(name, "").split(",") if key.strip())

@@ -8,6 +8,8 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from facecore.errors import ImageError, ImageTooLarge, UndecodableImage, UnsupportedImageType
+from service.people import BadName, DataUnavailable, DuplicatePhoto, NotFound, PeopleError
+from service.screening import FaceTooSmall, NoFace, SeveralFaces
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,16 @@ class Unauthorized(ServiceError):
     status, slug, title = 401, "unauthorized", "Missing or wrong API key"
 
 
+class Forbidden(ServiceError):
+    status, slug, title = 403, "forbidden", "This key may not do that"
+
+
+class EnrolmentOff(ServiceError):
+    """A change to people while ENROLMENT is off."""
+
+    status, slug, title = 403, "enrolment-off", "Enrolment is off"
+
+
 class ModelUnavailable(ServiceError):
     """The model server cannot be reached or has no usable version (retry later)."""
 
@@ -75,11 +87,23 @@ IMAGE_ERRORS = {
     ImageTooLarge: (422, "image-too-large", "Image has too many pixels"),
 }
 
+# Refusals of the people store and the photo checks -> (status, slug, title).
+PEOPLE_ERRORS = {
+    BadName: (400, "bad-name", "Not a usable name"),
+    NotFound: (404, "not-found", "Not Found"),
+    DuplicatePhoto: (409, "duplicate-photo", "The photo is kept already"),
+    NoFace: (422, "no-face", "No face in the photo"),
+    SeveralFaces: (422, "several-faces", "Several faces in the photo"),
+    FaceTooSmall: (422, "face-too-small", "The face is too small"),
+    DataUnavailable: (503, "data-unavailable", "The data folder cannot be written"),
+}
 
-def problem(status: int, slug: str, title: str, detail: str, retry_after: int | None = None) -> Response:
-    """An RFC 9457 problem document."""
+
+def problem(status: int, slug: str, title: str, detail: str, retry_after: int | None = None,
+            members: dict | None = None) -> Response:
+    """An RFC 9457 problem document; `members` are its extension members."""
     body = {"type": f"urn:faceid:problem:{slug}", "title": title, "status": status, "detail": detail,
-            "instance": request.path}
+            "instance": request.path, **(members or {})}
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON
@@ -95,6 +119,11 @@ def _service_error(exc: ServiceError) -> Response:
 def _image_error(exc: ImageError) -> Response:
     status, slug, title = next(v for k, v in IMAGE_ERRORS.items() if isinstance(exc, k))
     return problem(status, slug, title, str(exc))
+
+
+def _people_error(exc: PeopleError) -> Response:
+    status, slug, title = next(v for k, v in PEOPLE_ERRORS.items() if isinstance(exc, k))
+    return problem(status, slug, title, str(exc), members=exc.members())
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -118,5 +147,6 @@ def register_error_handlers(app: Flask) -> None:
     """Every error leaves the service as problem+json: never an HTML page or a traceback."""
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(ImageError, _image_error)
+    app.register_error_handler(PeopleError, _people_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
@@ -43,6 +43,9 @@ class Metrics:
         self.model_published = Gauge("faceid_model_published_timestamp_seconds",
                                      "Export time of the model version serving, in Unix seconds.",
                                      registry=registry, multiprocess_mode="livemax")
+        self.people_writes = Counter("faceid_people_writes", "Changes to people through the API, by operation "
+                                     "and outcome (done, or the problem's slug).", ["operation", "outcome"],
+                                     registry=registry)
         self._shown: tuple[str, str] | None = None
 
     def model_serving(self, name: str, version: int, exported_at: float | None) -> None:
@@ -56,6 +59,16 @@ class Metrics:
         if exported_at is not None:
             self.model_published.set(exported_at)
         self._shown = labels
+
+    def count_people_write(self, operation: str, response: Response) -> None:
+        """Count one change to people. Labels stay bounded: `operation` is a view's name and the
+        outcome `done` or a problem slug, one of the service's own error types."""
+        outcome = "done"
+        if response.status_code >= 400:
+            body = response.get_json(silent=True)
+            slug = str(body.get("type", "")).rpartition(":")[2] if isinstance(body, dict) else ""
+            outcome = slug or str(response.status_code)
+        self.people_writes.labels(operation, outcome).inc()
 
     def exposition(self, multiproc_dir: Path | None) -> tuple[bytes, str]:
         """The text format of every worker's samples (or this process's, outside gunicorn)."""

@@ -10,18 +10,23 @@ from service.backend import ModelBackend
 from service.config import Config
 from service.inference import Recognizer
 from service.metrics import Metrics
+from service.people import PhotoStore
+from service.screening import Screen
 
 EXTENSION = "faceid"
 
 
 @dataclass
 class Runtime:
-    """The config, metrics, model backend and recognizer of one app (one per gunicorn worker)."""
+    """The config, metrics, model backend, recognizer and people store (None without DATA_DIR)
+    of one app (one per gunicorn worker)."""
 
     config: Config
     metrics: Metrics
     backend: ModelBackend
     recognizer: Recognizer
+    store: PhotoStore | None
+    screen: Screen
 
     def close(self) -> None:
         self.backend.close()

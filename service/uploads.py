@@ -1,4 +1,5 @@
-"""Reading the photo and the options out of a prediction request, in any of its three forms."""
+"""Reading the photo and the options out of a request: a prediction's (in any of its three forms),
+a correction's box and person."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import binascii
 
 from flask import Request
 
+from facecore.detect import Box
 from service.errors import BadOption, MissingImage, SeveralImages, UnsupportedMediaType
 from service.inference import Options
 
 RAW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/octet-stream"})
 # option -> (smallest, largest) accepted value
 OPTION_RANGES = {"top_k": (1, 100), "max_faces": (1, 100), "min_face_size": (0, 100_000)}
+BOX_FIELDS = {"x": 0, "y": 0, "width": 1, "height": 1}  # field -> smallest value
+MAX_BOX_SIDE = 100_000
 
 
 def read_image(request: Request) -> bytes:
@@ -78,3 +82,18 @@ def _bounded_int(name: str, raw, low: int, high: int) -> int:
     if not low <= value <= high:
         raise BadOption(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def read_box(request: Request) -> Box:
+    """The face box of a correction: form fields x, y, width and height, in the photo's pixels."""
+    values = {}
+    for name, low in BOX_FIELDS.items():
+        if name not in request.form:
+            raise BadOption(f"form field {name!r} is missing (the face's box as the prediction gave it)")
+        values[name] = _bounded_int(name, request.form[name], low, MAX_BOX_SIDE)
+    return Box(**values)
+
+
+def read_person(request: Request) -> str | None:
+    """The correction's person: form field `person`; empty or absent means nobody known."""
+    return request.form.get("person") or None

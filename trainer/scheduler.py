@@ -1,14 +1,20 @@
-"""Running the retraining job at each time a cron expression names (`python -m trainer schedule`).
+"""Running the retraining job at each time a cron expression names (`python -m trainer schedule`),
+and `trainer update` whenever the data folder asks for it (the watch).
 
-Runs never overlap: a due time that arrives while the previous run is still going is skipped
-and logged. Every event is one JSON line on stdout; a finished run's line carries its start,
-end, exit code and outcome (published, refused, busy or failed). The job itself decides what
-gets served: a refused or failed run publishes nothing, so the serving version stays.
+Runs never overlap: a due time that arrives while the previous cron run is still going is skipped
+and logged; one that arrives during a watch run starts as soon as that ends. Between runs, every
+`watch_s` seconds, `watch()` says whether the data folder has work pending (a digest of it, or
+None: trainer/publishing/changes.py) and the watch command runs if so; an update that failed or
+was refused is not retried for the same pending work within WATCH_RETRY_S. Every event is one
+JSON line on stdout; a finished run's line carries its start, end, exit code and outcome
+(published, refused, busy or failed). The job itself decides what gets served: a refused or
+failed run publishes nothing, so the serving version stays.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -29,12 +35,15 @@ OUTCOMES = {EXIT_OK: "published", EXIT_REFUSED: "refused", EXIT_BUSY: "busy"}
 
 NextDue = Callable[[float], float]  # epoch seconds -> the first due time strictly after it
 Log = Callable[[dict], None]
+Watch = Callable[[], str | None]  # the pending work's digest, or None when there is none
+WATCH_RETRY_S = 300.0  # a failed or refused update waits this long before the same work is tried again
 
 
-def default_job(env: Mapping[str, str]) -> list[str]:
-    """The trainer's full pipeline on the data and models directories named in `env`."""
+def default_job(env: Mapping[str, str], command: str = "run") -> list[str]:
+    """The trainer's full pipeline (or another trainer command, e.g. `update`) on the data and
+    models directories named in `env`."""
     return [
-        sys.executable, "-m", "trainer", "run",
+        sys.executable, "-m", "trainer", command,
         "--data", env.get("DATA_DIR", "/data"),
         "--models", env.get("MODELS_DIR", "/models"),
     ]
@@ -75,7 +84,10 @@ def json_lines(stream: TextIO) -> Log:
     return log
 
 
-def iso(timestamp: float) -> str:
+def iso(timestamp: float) -> str | None:
+    """ISO 8601 in UTC to the millisecond; None for a time that never comes (`never`)."""
+    if math.isinf(timestamp):
+        return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
@@ -84,10 +96,13 @@ class _Run:
     process: subprocess.Popen
     due: float
     start: float
+    trigger: str = "cron"  # or "watch"
+    pending: str | None = None  # the watched work it was started for
 
 
 class Scheduler:
-    """Starts `command` at each due time unless the previous run is still going."""
+    """Starts `command` at each due time unless the previous run is still going; with `watch`,
+    starts `watch_command` between runs whenever `watch()` finds work pending."""
 
     def __init__(
         self,
@@ -99,6 +114,9 @@ class Scheduler:
         poll_s: float = 0.1,
         grace_s: float = 30.0,
         max_runs: int | None = None,
+        watch: Watch | None = None,
+        watch_command: list[str] | None = None,
+        watch_s: float = 5.0,
     ):
         self._next_due = next_due
         self._command = list(command)
@@ -107,6 +125,13 @@ class Scheduler:
         self._poll_s = poll_s
         self._grace_s = grace_s
         self._max_runs = max_runs
+        self._watch = watch if watch is not None and watch_command and watch_s > 0 else None
+        self._watch_command = list(watch_command or [])
+        self._watch_s = watch_s
+        self._next_watch = 0.0
+        self._held: tuple[str, float] | None = None  # (pending work, retry after) of a failed update
+        self._deferred: float | None = None  # a due time that came during a watch run
+        self._watch_error: str | None = None  # the last failed check's error, logged once
         self._stopping = threading.Event()
         self._run: _Run | None = None
         self._started = 0
@@ -119,7 +144,8 @@ class Scheduler:
     def run(self) -> int:
         """Loop until stopped or until `max_runs` runs have finished; returns 0."""
         due = self._next_due(self._clock())
-        self._log({"event": "scheduler-started", "command": self._command, "next_due": iso(due)})
+        self._log({"event": "scheduler-started", "command": self._command, "next_due": iso(due),
+                   "watch_s": self._watch_s if self._watch else None})
         while not self._stopping.is_set():
             running = self._reap()
             if not running and self._max_runs is not None and self._started >= self._max_runs:
@@ -128,13 +154,24 @@ class Scheduler:
             if now >= due:
                 self._on_due(due)
                 due = self._next_due(max(now, due))
+            elif not running and self._deferred is not None:
+                self._start(self._deferred)
+                self._deferred = None
+            elif not running and self._watch is not None and now >= self._next_watch:
+                self._next_watch = now + self._watch_s
+                self._on_watch(now)
             else:
-                # Between runs, sleep until the due time (a minute at most, in case the wall
-                # clock jumps); during a run, wake often enough to log its end promptly.
-                nap = self._poll_s if self._run is not None else 60.0
-                self._stopping.wait(min(nap, due - now))
+                self._stopping.wait(self._nap(now, due))
         self._shutdown()
         return 0
+
+    def _nap(self, now: float, due: float) -> float:
+        # Between runs, sleep until the due time or the next watch (a minute at most, in case the
+        # wall clock jumps); during a run, wake often enough to log its end promptly.
+        if self._run is not None:
+            return min(self._poll_s, due - now)
+        wake = min(due, self._next_watch) if self._watch is not None else due
+        return max(0.0, min(60.0, wake - now))
 
     def run_once(self) -> int:
         """Run the job now and wait for it; its exit status (128+N if killed by signal N)."""
@@ -146,36 +183,55 @@ class Scheduler:
         return 128 - status if status < 0 else status
 
     def _on_due(self, due: float) -> None:
-        if self._run is not None:
+        if self._run is not None and self._run.trigger == "watch" and self._deferred is None:
+            self._deferred = due
+            self._log({"event": "run-deferred", "due": iso(due), "reason": "an update is running",
+                       "pid": self._run.process.pid})
+        elif self._run is not None:
             self._log({
-                "event": "run-skipped", "due": iso(due), "reason": "previous run still going",
+                "event": "run-skipped", "due": iso(due),
+                "reason": "previous run still going" if self._deferred is None else "a run waits already",
                 "running_since": iso(self._run.start), "pid": self._run.process.pid,
             })
         elif self._max_runs is None or self._started < self._max_runs:
             self._start(due)
 
-    def _start(self, due: float) -> None:
+    def _on_watch(self, now: float) -> None:
+        """Start the watch command if work is pending (not work whose update just failed)."""
+        try:
+            pending = self._watch()
+        except (OSError, ValueError) as error:
+            if str(error) != self._watch_error:  # logged once, not every few seconds
+                self._log({"event": "watch-failed", "error": str(error)})
+            self._watch_error = str(error)
+            return
+        self._watch_error = None
+        held = self._held is not None and self._held[0] == pending and now < self._held[1]
+        if pending is not None and not held and (self._max_runs is None or self._started < self._max_runs):
+            self._start(now, trigger="watch", pending=pending)
+
+    def _start(self, due: float, trigger: str = "cron", pending: str | None = None) -> None:
         self._started += 1
         start = self._clock()
+        command = self._watch_command if trigger == "watch" else self._command
         try:
             # A session of its own: a terminal's Ctrl-C reaches the scheduler only, which
             # then stops the job's whole process group itself.
             # The job's own output goes to stderr: stdout carries only the JSON event lines.
             process = subprocess.Popen(
-                self._command, stdin=subprocess.DEVNULL, stdout=2, start_new_session=True
+                command, stdin=subprocess.DEVNULL, stdout=2, start_new_session=True
             )
         except OSError as error:
             self._last_exit = 127
             self._log({
                 "event": "run-finished", "due": iso(due), "start": iso(start),
                 "end": iso(self._clock()), "exit_code": None, "outcome": "failed",
-                "error": str(error),
+                "error": str(error), "trigger": trigger,
             })
             return
-        self._run = _Run(process, due, start)
-        self._log(
-            {"event": "run-started", "due": iso(due), "start": iso(start), "pid": process.pid}
-        )
+        self._run = _Run(process, due, start, trigger, pending)
+        self._log({"event": "run-started", "due": iso(due), "start": iso(start), "pid": process.pid,
+                   "trigger": trigger})
 
     def _reap(self) -> bool:
         """Log the running job's outcome if it has ended; whether one is still running."""
@@ -193,10 +249,13 @@ class Scheduler:
         event = {
             "event": "run-finished", "due": iso(run.due), "start": iso(run.start),
             "end": iso(end), "duration_s": round(end - run.start, 3),
-            "exit_code": exit_code, "outcome": outcome_of(exit_code),
+            "exit_code": exit_code, "outcome": outcome_of(exit_code), "trigger": run.trigger,
         }
         if exit_code < 0:
             event["signal"] = signal.Signals(-exit_code).name
+        if run.trigger == "watch" and event["outcome"] in ("failed", "refused"):
+            self._held = (run.pending, end + WATCH_RETRY_S)
+            event["retry_after"] = iso(end + WATCH_RETRY_S)
         self._log(event | extra)
 
     def _shutdown(self) -> None:

@@ -1,5 +1,12 @@
-// Upload a photo to /v1/predict and draw the answer's boxes and names on a canvas.
-"use strict";
+// The page: identify a photo's faces through /v1/predict and draw the answer's boxes and names on
+// a canvas; the People view and the editing controls live in the modules imported here.
+import { call } from "./api.js";
+import { predictKey, startAdmin } from "./admin.js";
+import { offerCorrection } from "./corrections.js";
+import { refresh } from "./people.js";
+import { startPolling, startTrainer, stopPolling } from "./trainer.js";
+import { startUpload } from "./upload.js";
+import { startViews } from "./views.js";
 
 const KNOWN_COLOUR = "#16a34a";
 const UNKNOWN_COLOUR = "#d97706";
@@ -14,39 +21,14 @@ function showStatus(text, state) {
   statusLine.dataset.state = state;
 }
 
-function requestHeaders() {
-  const key = form.elements.apikey.value.trim();
-  return key ? { "X-API-Key": key } : {};
-}
-
 async function identify(file) {
   const body = new FormData();
   body.append("image", file);
-  let response;
-  try {
-    response = await fetch("/v1/predict", { method: "POST", body, headers: requestHeaders() });
-  } catch (error) {
-    throw new Error("The service could not be reached; check the connection and try again.");
-  }
-  const answer = await readJson(response);
-  if (!response.ok) {
-    const title = answer && answer.title ? answer.title : `Error ${response.status} ${response.statusText}`.trim();
-    const detail = answer && answer.detail ? answer.detail : "the service gave no explanation";
-    throw new Error(`${title}: ${detail}`);
-  }
+  const answer = await call("POST", "/v1/predict", { body, key: predictKey() });
   if (!answer || !Array.isArray(answer.faces)) {
-    throw new Error(`Unexpected answer from the service (HTTP ${response.status}).`);
+    throw new Error("Unexpected answer from the service: no list of faces in it.");
   }
   return answer;
-}
-
-// The body as JSON, or null when it is something else (a proxy's HTML page, an empty body).
-async function readJson(response) {
-  try {
-    return await response.json();
-  } catch (error) {
-    return null;
-  }
 }
 
 function drawPhoto(bitmap) {
@@ -116,8 +98,9 @@ function drawFaces(faces) {
 }
 
 // One numbered line per face, in the answer's order (the boxes carry the same numbers). An unknown
-// face shows the threshold its own score was compared with, not the model's pooled one.
-function listFaces(faces) {
+// face shows the threshold its own score was compared with, not the model's pooled one. Each line
+// offers "wrong?" (with an admin key) to correct that face.
+function listFaces(faces, file) {
   faceList.replaceChildren(...faces.map((face) => {
     const item = document.createElement("li");
     const shown = (s) => `${s.label} ${(s.probability * 100).toFixed(1)}%`;
@@ -130,6 +113,7 @@ function listFaces(faces) {
       item.textContent = `${face.label} (${(face.probability * 100).toFixed(1)}%)` + (others ? ` · then ${others}` : "");
     }
     item.className = face.unknown ? "unknown" : "";
+    offerCorrection(item, face, file);
     return item;
   }));
 }
@@ -160,9 +144,30 @@ form.addEventListener("submit", async (event) => {
     }
     drawPhoto(bitmap);
     drawFaces(answer.faces);
-    listFaces(answer.faces);
+    listFaces(answer.faces, file);
     showStatus(summary(answer), "done");
   } catch (error) {
     showStatus(error.message || String(error), "error");
+  }
+});
+
+function peopleChanged() {
+  refresh([]);
+}
+
+function showPeople() {
+  refresh([]);
+  startPolling(peopleChanged);
+}
+
+const peopleView = document.getElementById("people-view");
+startTrainer(peopleChanged);
+startUpload();
+startAdmin();
+startViews((view) => (view === "people-view" ? showPeople() : stopPolling()));
+// A key given or forgotten: read the list and the trainer again with it.
+document.addEventListener("editing", (event) => {
+  if (["on", "off", "readonly", "none"].includes(event.detail) && !peopleView.hidden) {
+    showPeople();
   }
 });

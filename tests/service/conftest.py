@@ -138,3 +138,74 @@ def metric():
         return app.extensions["faceid"].metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
     return value
+
+
+# --- people through the API (docs/people.md) ----------------------------------------------------
+
+PREDICT_KEY, ADMIN_KEY = "predict-key", "admin-key"
+AS_ADMIN, AS_PREDICT = {"X-API-Key": ADMIN_KEY}, {"Authorization": f"Bearer {PREDICT_KEY}"}
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """An empty DATA_DIR."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def people_config(local_config, data_dir):
+    """The local model with enrolment on: a predict key, an admin key, DATA_DIR in tmp_path."""
+    return replace(local_config, api_keys=(PREDICT_KEY,), admin_keys=(ADMIN_KEY,), enrolment=True,
+                   data_dir=data_dir)
+
+
+@pytest.fixture
+def people_app(make_app, people_config):
+    return make_app(people_config)
+
+
+@pytest.fixture
+def admin(people_app):
+    """A client of people_app that sends the admin key with every request."""
+    client = people_app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = ADMIN_KEY
+    return client
+
+
+@pytest.fixture
+def problem():
+    """problem(response, status, slug): check a problem+json answer, return its body."""
+
+    def check(response, status: int, slug: str) -> dict:
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert body["status"] == status and body["type"] == f"urn:faceid:problem:{slug}"
+        assert body["detail"] and "Traceback" not in response.get_data(as_text=True)
+        return body
+
+    return check
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too), by relative path: to compare before and after."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def disk():
+    return files_under
+
+
+@pytest.fixture
+def as_admin() -> dict[str, str]:
+    """Headers with people_config's admin key."""
+    return dict(AS_ADMIN)
+
+
+@pytest.fixture
+def as_predict() -> dict[str, str]:
+    """Headers with people_config's predict key."""
+    return dict(AS_PREDICT)

@@ -33,6 +33,8 @@ COMMANDS = {
     "weights": ("trainer.commands.weights", "fetch, check and cache the pretrained face descriptor's weights"),
     "verify": ("trainer.commands.verify", "check that TF Serving would load a version and answer it"),
     "run": ("trainer.commands.run", "prepare, train, evaluate and publish in one go"),
+    "update": ("trainer.commands.update", "publish a version in line with the data folder's people and strangers, "
+               "or retrain when asked"),
     "tune": ("trainer.commands.tune", "random search over learning rate, weight decay, dropout and width"),
 }
 

@@ -5,7 +5,9 @@ folder, beside its records and runs), or in DATA/<person>/ when told to write to
 `trainer run` trains on DATA plus WORK/enrolled: when anyone is enrolled it reads a folder of
 links, WORK/training-data/<person>/<file>, rebuilt each run, so an enrolled person stays known
 although the data folder itself may be read-only. Each photo is written under a temporary name
-and renamed, so a run listing the folder meanwhile sees only whole files.
+and renamed, so a run listing the folder meanwhile sees only whole files. `training_photos` names
+each person's photos as training sees them: the names a version records it was made from
+(trainer/publishing/changes.py compares them with the folders).
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
+from trainer.data.listing import scan
+
+WORK_ENV = "TRAINER_WORK_DIR"
+DEFAULT_WORK = ".trainer-work"  # under MODELS
 ENROLLED = "enrolled"
 TRAINING_DATA = "training-data"
 REMOVED = ".removed"
+ENROLLED_PREFIX = "enrolled-"  # an enrolled photo's name in the training folder
+
+
+def work_folder(models_dir: Path, given: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The trainer's work folder: `given`, else $TRAINER_WORK_DIR, else MODELS/.trainer-work."""
+    return Path(given or environ.get(WORK_ENV) or Path(models_dir) / DEFAULT_WORK)
 
 
 def enrolled_dir(work: Path) -> Path:
@@ -52,23 +65,28 @@ def set_aside(folder: Path) -> Path | None:
     return aside
 
 
+def training_photos(data_dir: Path, work: Path) -> dict[str, dict[str, Path]]:
+    """Each person's photos as training sees them, {person: {name: path}}: DATA/<person>/'s under
+    their path in that folder, WORK/enrolled/<person>/'s as enrolled-<path>. These names are what
+    a version records it was made from (ModelInfo.extra["sources"])."""
+    people: dict[str, dict[str, Path]] = {}
+    roots = [(Path(data_dir), "")] + ([(enrolled_dir(work), ENROLLED_PREFIX)] if enrolled_dir(work).is_dir() else [])
+    for root, prefix in roots:
+        for item in scan(root).files:
+            people.setdefault(item.person, {})[prefix + item.source.split("/", 1)[1]] = item.path
+    return {person: dict(sorted(photos.items())) for person, photos in sorted(people.items())}
+
+
 def training_folder(data_dir: Path, work: Path) -> Path:
     """DATA itself, or with enrolled people a folder of links to DATA's and their photos."""
     enrolled = enrolled_dir(work)
-    people = sorted(p for p in enrolled.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if enrolled.is_dir() else []
-    if not people:
+    if not (enrolled.is_dir() and scan(enrolled).files):
         return Path(data_dir)
     merged = Path(work) / TRAINING_DATA
     shutil.rmtree(merged, ignore_errors=True)
-    for source in (Path(data_dir), enrolled):
-        for person in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            _link_files(person, merged / person.name, prefix="" if source == Path(data_dir) else "enrolled-")
+    for person, photos in training_photos(data_dir, work).items():
+        for name, path in photos.items():
+            link = merged / person / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path.resolve())
     return merged
-
-
-def _link_files(person: Path, target: Path, prefix: str) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(person.iterdir()):
-        if not path.name.startswith("."):
-            (target / f"{prefix}{path.name}").symlink_to(path.resolve())

@@ -1,17 +1,21 @@
-"""Photo file -> largest face crop: the per-photo work of `prepare`, run in worker processes."""
+"""Photo file -> largest face crop: the per-photo work of `prepare`, run in worker processes; and
+the model inputs of a few photos' largest faces at once (`largest_faces`: enrolment, `trainer update`)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
+import numpy as np
 
 from facecore.detect import DetectorParams, FaceDetector
 from facecore.errors import ImageError
 from facecore.images import decode_image, encode_png, pixel_hash
-from facecore.preprocess import PreprocessSpec, face_crops
+from facecore.preprocess import PreprocessSpec, face_crops, model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,26 @@ def extract(data: bytes, params: ExtractParams, detector: FaceDetector) -> Extra
         return Extraction(outcome=TOO_SMALL, reason=reason, faces_found=len(boxes), box=box, **base)
     (crop,) = face_crops(rgb, [face], params.preprocess, detector)
     return Extraction(outcome=USED, faces_found=len(boxes), box=box, png=encode_png(crop), **base)
+
+
+def largest_faces(paths: list[Path], params: ExtractParams,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Model inputs [N, S, S, channels] of the largest face of each photo, cropped as `prepare`
+    crops it; the photos used, and those refused with the reason (enrolment, `trainer update`)."""
+    detector, crops, used, refused = FaceDetector(params.detector), [], [], {}
+    for done, path in enumerate(paths, start=1):
+        try:
+            found = extract(Path(path).read_bytes(), params, detector)
+        except OSError as exc:
+            found = Extraction("", UNREADABLE, reason=str(exc))
+        if found.outcome == USED:
+            crops.append(decode_image(found.png))
+            used.append(str(path))
+        else:
+            refused[str(path)] = f"{found.outcome}: {found.reason}"
+        if progress is not None:
+            progress(done, len(paths))
+    return model_inputs(crops, params.preprocess), used, refused
 
 
 class Worker:

@@ -70,6 +70,15 @@ def _entry(photo) -> dict:
     return entry
 
 
+def sources(manifest: dict) -> dict[str, list[str]]:
+    """Each person's input files, by their path in the person's folder, sorted: what a version
+    made from these records records it was made from (ModelInfo.extra["sources"])."""
+    people: dict[str, list[str]] = {}
+    for entry in manifest["files"]:
+        people.setdefault(entry["person"], []).append(entry["source"].split("/", 1)[1])
+    return {person: sorted(names) for person, names in sorted(people.items())}
+
+
 def write(out_dir: Path, manifest: dict) -> Path:
     return write_json(Path(out_dir) / FILENAME, manifest)
 

@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from trainer.data.records import FaceRecord, write_split
 from trainer.errors import BadInput
 
 log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (photos detected, photos to detect)
 
 
 class OutputInUse(BadInput):
@@ -43,8 +45,9 @@ class Photo:
 
 
 def prepare(data_dir: Path, out_dir: Path, config: TrainerConfig, workers: int | None = None,
-            force: bool = False) -> dict:
-    """Run the whole preparation and return the manifest it wrote."""
+            force: bool = False, progress: Progress | None = None) -> dict:
+    """Run the whole preparation and return the manifest it wrote; `progress(done, total)` after
+    each photo detected anew."""
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir)
     listing = listing_io.scan(data_dir)
     _claim_output(out_dir, data_dir, force)
@@ -52,7 +55,7 @@ def prepare(data_dir: Path, out_dir: Path, config: TrainerConfig, workers: int |
     cache = ExtractionCache(out_dir / "cache.sqlite", params.cache_key())
     try:
         workers = workers or config.prepare.workers or os.cpu_count()
-        photos, processed = _extract_all(listing, params, cache, workers)
+        photos, processed = _extract_all(listing, params, cache, workers, progress)
         class_names = _settle(photos, config)
         _assign_splits(photos, cache, config)
     finally:
@@ -85,7 +88,7 @@ def _claim_output(out_dir: Path, data_dir: Path, force: bool) -> None:
 
 
 def _extract_all(listing: listing_io.Listing, params: ExtractParams, cache: ExtractionCache,
-                 workers: int) -> tuple[list[Photo], int]:
+                 workers: int, progress: Progress | None = None) -> tuple[list[Photo], int]:
     """Extraction for every file (from the cache when known, else in a process pool), and
     how many were processed anew."""
     photos, todo = [], []
@@ -99,7 +102,9 @@ def _extract_all(listing: listing_io.Listing, params: ExtractParams, cache: Extr
         photos.append(Photo(item.source, item.person, cached))
         if cached is None:
             todo.append((len(photos) - 1, data))
-    for index, extraction in _run_pool(todo, params, workers):
+    for done, (index, extraction) in enumerate(_run_pool(todo, params, workers), start=1):
+        if progress is not None:
+            progress(done, len(todo))
         photos[index].extraction = extraction
         if extraction.outcome != FAILED:  # a failure is retried next time, perhaps by fixed code
             cache.put(extraction)

@@ -8,8 +8,11 @@ threshold rule, and is published through the registry like any version: under th
 lock, behind the quality gate (its report is its parent's) and TF Serving's load check.
 
 What it needs from the parent: `model.keras` (the Keras model behind the SavedModel, kept in
-every version folder since enrolment exists) and its ModelInfo. Enrolled people are listed in
-ModelInfo.extra["enrolled"]: {name: {"photos": n, "after_version": v}}.
+every version folder since enrolment exists) and its ModelInfo. The people, centres, thresholds
+and records change as a Gallery (trainer/publishing/gallery.py); `trainer update` builds its
+versions from the same pieces (trainer/publishing/update.py). Enrolled people are listed in
+ModelInfo.extra["enrolled"]: {name: {"photos": n, "after_version": v}}, their photos in
+extra["sources"].
 
 So that the next scheduled run keeps an enrolled person, the photos whose face was used are
 kept in WORK/enrolled/<person>/, which `trainer run` trains on beside DATA, or with `data_dir`
@@ -21,29 +24,29 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from facecore.detect import FaceDetector
-from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, MODEL_INFO_FILE, ModelInfo
-from facecore.preprocess import model_inputs
-from facecore.images import decode_image
+from facecore.modelinfo import EMBEDDING_KEY, MODEL_INFO_FILE, ModelInfo
 from facecore.versions import complete_versions
 from trainer.config import PublishConfig, from_dict
-from trainer.data.enrolled import enrolled_dir, keep_photos, set_aside
-from trainer.data.extract import USED, ExtractParams, extract
+from trainer.data.enrolled import ENROLLED_PREFIX, enrolled_dir, keep_photos, set_aside
+from trainer.data.extract import ExtractParams, largest_faces
 from trainer.errors import BadInput, Refused
-from trainer.model.network import CosineSimilarity, build_model, centre_of, inference_model, unit_columns
+from trainer.model.network import CosineSimilarity, build_model, inference_model
+from trainer.publishing.gallery import ENROLLED_KEY, Gallery
 from trainer.publishing import registry
 from trainer.publishing.export import export_model
 from trainer.publishing.loadcheck import check_in_fresh_process
 from trainer.publishing.release import KERAS_FILE
 
-ENROLLED_KEY = "enrolled"
+
 MIN_NAMED_SHARE = 0.8  # of the enrolment photos the new version must name as the person
+BATCH = 64  # faces per call of the network
 
 
 class EnrolmentRefused(Refused):
@@ -86,29 +89,51 @@ def load_parent(model_dir: Path) -> Parent:
     return Parent(version, folder, info, keras.models.load_model(folder / KERAS_FILE))
 
 
+def photo_inputs(paths: list[Path], info: ModelInfo, min_face_size: int,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Model inputs [N, S, S, channels] of the largest face of each photo, under the version's own
+    detector and preprocessing; the photos used and those refused, with the reason."""
+    return largest_faces(paths, ExtractParams(info.detector, info.preprocess, min_face_size), progress)
+
+
 def face_inputs(photos_dir: Path, info: ModelInfo, min_face_size: int) -> tuple[np.ndarray, Enrolment]:
-    """Model inputs [N, S, S, channels] of the largest face of every photo, exactly as `prepare`
-    crops them; photos without a usable face are refused with the reason."""
-    params = ExtractParams(info.detector, info.preprocess, min_face_size)
-    detector = FaceDetector(info.detector)
-    enrolment, crops = Enrolment(person=""), []
+    """`photo_inputs` of every photo in a folder (hidden files left out)."""
     if not Path(photos_dir).is_dir():
         raise BadInput(f"{photos_dir} is not a folder of photos")
-    for path in sorted(p for p in Path(photos_dir).iterdir() if p.is_file() and not p.name.startswith(".")):
-        found = extract(path.read_bytes(), params, detector)
-        if found.outcome == USED:
-            crops.append(decode_image(found.png))
-            enrolment.used.append(str(path))
-        else:
-            enrolment.refused[str(path)] = f"{found.outcome}: {found.reason}"
-    return model_inputs(crops, info.preprocess), enrolment
+    paths = sorted(p for p in Path(photos_dir).iterdir() if p.is_file() and not p.name.startswith("."))
+    inputs, used, refused = photo_inputs(paths, info, min_face_size)
+    return inputs, Enrolment(person="", used=used, refused=refused)
+
+
+def embeddings(model: keras.Model, inputs: np.ndarray) -> np.ndarray:
+    """The model's embeddings [N, E] of inputs [N, S, S, channels], BATCH faces a call."""
+    width = model.output[EMBEDDING_KEY].shape[-1]
+    parts = [np.asarray(model(inputs[start:start + BATCH], training=False)[EMBEDDING_KEY])
+             for start in range(0, len(inputs), BATCH)]
+    return np.concatenate(parts) if parts else np.zeros((0, width), np.float32)
+
+
+def gallery_of(parent: Parent) -> Gallery:
+    """The parent's people, centres and thresholds, to change."""
+    return Gallery.of(parent.info, centres_of(parent.model))
+
+
+def centres_of(model: keras.Model) -> np.ndarray:
+    """The cosine head's centres [E, C] (EnrolmentRefused for a model without one)."""
+    return np.asarray(_centres_layer(model).get_weights()[0], np.float32)
+
+
+def build_version(parent: Parent, gallery: Gallery) -> tuple[keras.Model, ModelInfo]:
+    """The parent's network with `gallery`'s people: the model to export and its ModelInfo."""
+    info = gallery.model_info(parent.info)
+    return _rebuilt(parent, info, gallery.centres), info
 
 
 def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: PublishConfig, work_dir: Path,
                  min_photos: int = 3, min_face_size: int = 40, data_dir: Path | None = None) -> Enrolment:
     """Publish a version that also knows `person` from the faces in `photos_dir`; keep the photos
     used for the next training (WORK/enrolled/<person>/, or DATA/<person>/ with `data_dir`)."""
-    _check_name(person)
+    check_name(person)
     model_dir = Path(models_dir) / config.model_name
     result = Enrolment(person)
 
@@ -118,11 +143,17 @@ def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: Publis
         result.used, result.refused = found.used, found.refused
         if len(inputs) < min_photos:
             raise EnrolmentRefused(f"{len(inputs)} of the photos in {photos_dir} show a usable face; "
-                                   f"{person} needs at least {min_photos} ({_reasons(found.refused)})")
-        vectors = np.asarray(parent.model(inputs, training=False)[EMBEDDING_KEY])  # [N, E]
-        model, info = _with_person(parent, person, vectors)
-        result.named, result.nearest_other = _check_named(model, info, person, inputs)
-        _write_version(folder, parent, model, info, config.model_name)
+                                   f"{person} needs at least {min_photos} ({reasons(found.refused)})")
+        vectors, gallery = embeddings(parent.model, inputs), gallery_of(parent)
+        known = person in gallery.names
+        gallery.put(person, vectors, parent.version,
+                    weight=gallery.enrolled.get(person, {}).get("photos", len(vectors)) if known else 0)
+        prefix = "" if data_dir is not None else ENROLLED_PREFIX
+        gallery.sources[person] = sorted({*gallery.sources.get(person, []),
+                                          *(prefix + Path(path).name for path in result.used)})
+        gallery.strangers = []  # not scored against the new centre: the next `trainer update` lifts again
+        result.named, result.nearest_other = check_named(gallery, person, vectors)
+        write_version(folder, parent, *build_version(parent, gallery), config.model_name)
 
     provenance = {"source": "enrol", "person": person, "photos": str(photos_dir)}
     result.version = registry.publish(model_dir, write, config.keep, provenance, verify=check_in_fresh_process)
@@ -142,8 +173,10 @@ def remove_person(models_dir: Path, person: str, config: PublishConfig, work_dir
             raise BadInput(f"version {parent.version} does not know {person!r}")
         if len(parent.info.class_names) < 3:
             raise EnrolmentRefused("a model must keep at least 2 people")
-        model, info = _without_person(parent, person)
-        _write_version(folder, parent, model, info, config.model_name)
+        gallery = gallery_of(parent)
+        gallery.remove(person)
+        gallery.strangers = []  # their strangers now nearest someone else: the next `trainer update` lifts again
+        write_version(folder, parent, *build_version(parent, gallery), config.model_name)
 
     version = registry.publish(model_dir, write, config.keep, {"source": "remove", "person": person},
                                verify=check_in_fresh_process)
@@ -153,58 +186,26 @@ def remove_person(models_dir: Path, person: str, config: PublishConfig, work_dir
     return version
 
 
-def _check_name(person: str) -> None:
+def check_name(person: str) -> None:
+    """BadInput unless `person` can be a person's name: a plain folder name, not 'unknown'."""
     if not person or person != person.strip() or "/" in person or person.startswith(".") or person == "unknown":
         raise BadInput(f"{person!r} cannot be a person's name (a plain folder name, not 'unknown')")
 
 
-def _reasons(refused: dict[str, str]) -> str:
+def reasons(refused: dict[str, str]) -> str:
+    """The refused photos and why, on one line."""
     return "; ".join(f"{Path(p).name}: {why}" for p, why in refused.items()) or "no photos found"
 
 
-def _centres_layer(model: keras.Model) -> CosineSimilarity:
-    """The cosine head, inside the flip-averaging wrapper if there is one."""
-    for layer in _inner(model).layers:
-        if isinstance(layer, CosineSimilarity):
-            return layer
-    raise EnrolmentRefused("this model has no cosine head (a softmax model cannot enrol people): retrain it "
-                           "with model.head = \"cosine\"")
-
-
-def _with_person(parent: Parent, person: str, vectors: np.ndarray) -> tuple[keras.Model, ModelInfo]:
-    """The parent's model and info with `person`'s centre added (or, if known, merged with theirs)."""
-    info = parent.info
-    centres = unit_columns(np.array(_centres_layer(parent.model).get_weights()[0], np.float32))  # [E, C]
-    enrolled = dict(info.extra.get(ENROLLED_KEY, {}))
-    if person in info.class_names:
-        index = info.class_names.index(person)
-        weight = enrolled.get(person, {}).get("photos", len(vectors))
-        mean = (weight * centres[:, index] + len(vectors) * vectors.mean(axis=0)) / (weight + len(vectors))
-        centres[:, index] = unit_columns(mean[:, None])[:, 0]
-        names, thresholds = info.class_names, info.class_thresholds
-        photos = weight + len(vectors)
-    else:
-        centres = np.concatenate([centres, centre_of(vectors)[:, None]], axis=1)
-        names = (*info.class_names, person)
-        thresholds = (*info.class_thresholds, info.unknown_threshold) if info.class_thresholds else ()
-        photos = len(vectors)
-    enrolled[person] = {"photos": int(photos), "after_version": parent.version}
-    new_info = dataclasses.replace(info, class_names=tuple(names), class_thresholds=tuple(thresholds),
-                                   extra={**info.extra, ENROLLED_KEY: enrolled, "exported_at": time.time()})
-    return _rebuilt(parent, new_info, centres), new_info
-
-
-def _without_person(parent: Parent, person: str) -> tuple[keras.Model, ModelInfo]:
-    info = parent.info
-    index = info.class_names.index(person)
-    keep = [i for i in range(len(info.class_names)) if i != index]
-    centres = np.array(_centres_layer(parent.model).get_weights()[0], np.float32)[:, keep]
-    enrolled = {k: v for k, v in info.extra.get(ENROLLED_KEY, {}).items() if k != person}
-    new_info = dataclasses.replace(
-        info, class_names=tuple(info.class_names[i] for i in keep),
-        class_thresholds=tuple(info.class_thresholds[i] for i in keep) if info.class_thresholds else (),
-        extra={**info.extra, ENROLLED_KEY: enrolled, "exported_at": time.time()})
-    return _rebuilt(parent, new_info, centres), new_info
+def check_named(gallery: Gallery, person: str, vectors: np.ndarray) -> tuple[float, tuple[str, float] | None]:
+    """Refuse unless `gallery` names most of `person`'s faces (embeddings [N, E]) as them; also
+    return the closest other person's centre and its similarity (a look-alike or a second enrolment)."""
+    named = gallery.named(person, vectors)
+    if named < MIN_NAMED_SHARE:
+        raise EnrolmentRefused(f"the new version would name only {named:.0%} of {person}'s photos as {person} "
+                               f"(at least {MIN_NAMED_SHARE:.0%} needed): are they all the same person, "
+                               "with a clear, frontal face?")
+    return named, gallery.nearest_other(person)
 
 
 def with_gallery(parent: Parent, names: tuple[str, ...], centres: np.ndarray) -> tuple[keras.Model, ModelInfo]:
@@ -216,8 +217,22 @@ def with_gallery(parent: Parent, names: tuple[str, ...], centres: np.ndarray) ->
 
 
 def write_version(folder: Path, parent: Parent, model: keras.Model, info: ModelInfo, model_name: str) -> None:
-    """What a version from enrolment holds (see `_write_version`)."""
-    _write_version(folder, parent, model, info, model_name)
+    """What a version made without training holds: the SavedModel, its Keras model, and the
+    parent's report and training config."""
+    export_model(model, info, folder, model_name)
+    model.save(folder / KERAS_FILE)
+    for name in (registry.REPORT_FILE, registry.CONFIG_FILE):
+        if (parent.folder / name).exists():
+            shutil.copyfile(parent.folder / name, folder / name)
+
+
+def _centres_layer(model: keras.Model) -> CosineSimilarity:
+    """The cosine head, inside the flip-averaging wrapper if there is one."""
+    for layer in _inner(model).layers:
+        if isinstance(layer, CosineSimilarity):
+            return layer
+    raise EnrolmentRefused("this model has no cosine head (a softmax model cannot enrol people): retrain it "
+                           "with model.head = \"cosine\"")
 
 
 def _rebuilt(parent: Parent, info: ModelInfo, centres: np.ndarray) -> keras.Model:
@@ -239,33 +254,3 @@ def _inner(model: keras.Model) -> keras.Model:
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)
               and any(isinstance(sub, CosineSimilarity) for sub in layer.layers)]
     return nested[0] if nested else model
-
-
-def _check_named(model: keras.Model, info: ModelInfo, person: str, inputs: np.ndarray
-                 ) -> tuple[float, tuple[str, float] | None]:
-    """Refuse unless the new version names most enrolment photos as `person`; also return the
-    closest other person's centre and its similarity (a look-alike or a second enrolment)."""
-    scores = np.asarray(model(inputs, training=False)[CLASS_SCORES_KEY])  # [N, C]
-    index = info.class_names.index(person)
-    thresholds = np.asarray(info.thresholds())
-    named = float(np.mean((scores.argmax(axis=1) == index) & (scores[:, index] >= thresholds[index])))
-    if named < MIN_NAMED_SHARE:
-        raise EnrolmentRefused(f"the new version would name only {named:.0%} of {person}'s photos as {person} "
-                               f"(at least {MIN_NAMED_SHARE:.0%} needed): are they all the same person, "
-                               "with a clear, frontal face?")
-    centres = unit_columns(np.array(_centres_layer(model).get_weights()[0], np.float32))
-    similarity = centres[:, index] @ centres  # [C]
-    similarity[index] = -np.inf
-    if len(similarity) < 2:
-        return named, None
-    other = int(similarity.argmax())
-    return named, (info.class_names[other], float(similarity[other]))
-
-
-def _write_version(folder: Path, parent: Parent, model: keras.Model, info: ModelInfo, model_name: str) -> None:
-    """The SavedModel, its Keras model, and the parent's report and training config."""
-    export_model(model, info, folder, model_name)
-    model.save(folder / KERAS_FILE)
-    for name in (registry.REPORT_FILE, registry.CONFIG_FILE):
-        if (parent.folder / name).exists():
-            shutil.copyfile(parent.folder / name, folder / name)

@@ -6,6 +6,7 @@ See `facecore.modelinfo` for the signatures; this module is their one implementa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -76,6 +77,17 @@ def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
 
 
 def run_model_info(run: RunDir) -> ModelInfo:
+    """A run's ModelInfo: `report_model_info`, with the run's RUN/people.json when it has one (what
+    it was made from, its thresholds lifted above the strangers' faces: trainer/retrain.py)."""
+    info = report_model_info(run)
+    if not run.people.exists():
+        return info
+    people = run.read_json(run.people)
+    return dataclasses.replace(info, class_thresholds=tuple(people["class_thresholds"]),
+                               extra={**info.extra, **people["extra"]})
+
+
+def report_model_info(run: RunDir) -> ModelInfo:
     """A run's ModelInfo: its classes and preprocessing, its evaluation's threshold and scores."""
     report = run.read_json(run.report)
     extra = {
