@@ -18,20 +18,36 @@ def get_json(url: str, timeout: float = 5.0) -> dict:
         return json.loads(response.read())
 
 
-def post_photo(url: str, photo: Path, timeout: float = 30.0) -> tuple[int, dict]:
-    """POST `photo` as the multipart field `image`; (HTTP status, JSON body)."""
+def multipart(fields: dict[str, str], files: dict[str, Path]) -> tuple[bytes, str]:
+    """A multipart/form-data body of text `fields` and photo `files`; (body, content type)."""
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{photo.name}\"\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode() + photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
+             for name, value in fields.items()]
+    for name, photo in files.items():
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{photo.name}\"\r\n"
+                     "Content-Type: image/jpeg\r\n\r\n".encode() + photo.read_bytes() + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def call(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
+         timeout: float = 30.0) -> tuple[int, dict]:
+    """One HTTP request; (status, JSON body or {} when there is none). 0: no answer at all."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+            text = response.read()
+            return response.status, json.loads(text) if text else {}
     except urllib.error.HTTPError as exc:
         return exc.code, {"detail": exc.read().decode(errors="replace")[:500]}
     except (urllib.error.URLError, OSError) as exc:
         return 0, {"detail": f"{type(exc).__name__}: {exc}"}
+
+
+def post_photo(url: str, photo: Path, timeout: float = 30.0, headers: dict | None = None,
+               fields: dict | None = None) -> tuple[int, dict]:
+    """POST `photo` as the multipart field `image` (with text `fields`); (HTTP status, JSON body)."""
+    body, content_type = multipart(fields or {}, {"image": photo})
+    return call("POST", url, body, {"Content-Type": content_type, **(headers or {})}, timeout)
 
 
 def prometheus_query(base: str, query: str) -> list[dict]:
