@@ -37,6 +37,7 @@ class Config:
     data_dir: Path | None = None
     web_concurrency: int = 2
     web_threads: int = 2
+    host: str = "0.0.0.0"  # every interface: in a container, the only way to be reached
     port: int = 8000
     prometheus_multiproc_dir: Path | None = None
 
@@ -79,6 +80,7 @@ class Config:
             data_dir=env.path("DATA_DIR"),
             web_concurrency=env.number("WEB_CONCURRENCY", cls.web_concurrency, int, 1),
             web_threads=env.number("WEB_THREADS", cls.web_threads, int, 1),
+            host=env.host("LISTEN_HOST", cls.host),
             port=env.number("PORT", cls.port, int, 1, 65535),
             prometheus_multiproc_dir=env.path("PROMETHEUS_MULTIPROC_DIR"),
         )
@@ -128,6 +130,12 @@ class _Reader:
         if raw.lower() not in SWITCH_VALUES:
             raise ConfigError(f"{name} must be on or off, got {raw!r}")
         return SWITCH_VALUES[raw.lower()]
+
+    def host(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if any(c.isspace() for c in value) or "/" in value or value.count(":") == 1:
+            raise ConfigError(f"{name} must be an address to listen on (e.g. 127.0.0.1 or 0.0.0.0), got {value!r}")
+        return value
 
     def keys(self, name: str) -> tuple[str, ...]:
         return tuple(key.strip() for key in self.text(name, "").split(",") if key.strip())

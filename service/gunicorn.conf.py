@@ -18,7 +18,8 @@ try:
 except ConfigError as exc:
     sys.exit(f"faceid service: configuration error: {exc}")
 
-bind = f"0.0.0.0:{service_config.port}"
+bind = f"[{service_config.host}]:{service_config.port}" if ":" in service_config.host \
+    else f"{service_config.host}:{service_config.port}"
 workers = service_config.web_concurrency
 worker_class = "gthread"
 threads = service_config.web_threads

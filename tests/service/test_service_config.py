@@ -41,10 +41,18 @@ def test_tfserving_settings():
     ({"MODEL_BASE_PATH": "/m", "MODEL_VERSION": "0"}, "MODEL_VERSION"),
     ({"MODEL_BASE_PATH": "/m", "MODEL_VERSION_LABEL": "stable"}, "MODEL_VERSION_LABEL"),
     ({"MODEL_BASE_PATH": "/m", "MODEL_NAME": "a/b"}, "MODEL_NAME"),
+    ({"MODEL_BASE_PATH": "/m", "LISTEN_HOST": "127.0.0.1:8000"}, "LISTEN_HOST"),
+    ({"MODEL_BASE_PATH": "/m", "LISTEN_HOST": "http://x"}, "LISTEN_HOST"),
 ])
 def test_bad_settings_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         Config.from_env(env)
+
+
+def test_listen_host_defaults_to_every_interface():
+    assert Config.from_env({"MODEL_BASE_PATH": "/m"}).host == "0.0.0.0"  # in a container, the only way in
+    assert Config.from_env({"MODEL_BASE_PATH": "/m", "LISTEN_HOST": "127.0.0.1"}).host == "127.0.0.1"
+    assert Config.from_env({"MODEL_BASE_PATH": "/m", "LISTEN_HOST": "::1"}).host == "::1"
 
 
 def test_config_is_frozen():

@@ -157,12 +157,13 @@ def test_dead_worker_keeps_its_counts_and_is_replaced(stack, photos):
 def test_local_backend_under_gunicorn(tmp_path, exported, photos):
     copy_version(exported["v1"], tmp_path / "models" / "faces", 1)
     env = {"SERVING_BACKEND": "local", "MODEL_BASE_PATH": str(tmp_path / "models"), "WEB_CONCURRENCY": "2",
-           "MODEL_POLL_S": "0.2"}
+           "MODEL_POLL_S": "0.2", "LISTEN_HOST": "127.0.0.1"}  # as scripts/quickstart.sh
     with Gunicorn(env, tmp_path / "gunicorn.log") as server:
         assert post_photo(server.url, photos["one"]).json()["model"]["version"] == 1
         copy_version(exported["v2"], tmp_path / "models" / "faces", 2)
         wait_for(lambda: post_photo(server.url, photos["one"]).json()["model"]["version"] == 2)
         assert scrape(server.url)['faceid_http_requests_total{route="/v1/predict",status="200"}'] >= 2
+    assert f"Listening at: http://127.0.0.1:{server.port}" in (tmp_path / "gunicorn.log").read_text()
     # SIGTERM with two workers exiting at once: a clean stop, no traceback from child_exit.
     assert server.process.returncode == 0
     assert "Traceback" not in (tmp_path / "gunicorn.log").read_text()
