@@ -12,6 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facecore.errors import ImageTooLarge, UndecodableImage, UnsupportedImageType
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "MPO"})
+# Pillow's parsers raise whatever their code hits on malformed input, not only OSError: a damaged
+# EXIF block gives struct.error or TypeError (found by tests/facecore/test_fuzz_facecore.py),
+# chunk and segment parsers ValueError, SyntaxError, KeyError, IndexError... Any failure inside
+# Pillow while opening or decoding a photo is the photo's fault; MemoryError is not.
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
@@ -21,12 +25,14 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-            raise ImageTooLarge(str(exc)) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except UnidentifiedImageError as exc:
         raise UndecodableImage("not a recognisable image") from exc
-    except OSError as exc:
-        raise UndecodableImage(f"unreadable image: {exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        raise UndecodableImage(f"unreadable image ({type(exc).__name__}: {exc})") from exc
     if image.format not in SUPPORTED_FORMATS:
         raise UnsupportedImageType(f"image format {image.format} is not supported")
     width, height = image.size
@@ -42,8 +48,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         image.load()
         image = ImageOps.exif_transpose(image)
         return _to_rgb_array(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise UndecodableImage(f"corrupt {image.format} data: {exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pixel data, EXIF or any other part: see above
+        raise UndecodableImage(f"corrupt {image.format} data ({type(exc).__name__}: {exc})") from exc
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:

@@ -20,7 +20,7 @@ from facecore.detect import Box, FaceDetector
 from facecore.errors import ImageError, ImageTooLarge
 from facecore.images import decode_image
 from facecore.preprocess import PreprocessSpec, crop_face, model_input
-from oddimages import PIXEL_LIMIT, photo_bytes
+from oddimages import PIXEL_LIMIT, exif_byte_set, photo_bytes
 
 SPEC = PreprocessSpec()
 DETECTOR = FaceDetector()
@@ -62,6 +62,7 @@ def peak_bytes(data: bytes):
 @example(jpeg(20000, 1))
 @example(jpeg(1, 1))
 @example(b"")
+@example(exif_byte_set(17, 86))  # issue #23: EXIF tag type damaged -> struct.error (500 in the service)
 def test_any_bytes_give_faces_or_a_facecore_error(data):
     outcome, peak = peak_bytes(data)
     assert peak <= BYTES_PER_PIXEL * PIXEL_LIMIT + SLACK_BYTES

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from exported_models import copy_version
+from oddimages import exif_byte_set
 from service.backend import Scores, ServedModel
 
 pytestmark = pytest.mark.data
@@ -195,6 +196,13 @@ def test_page_is_served(client):
 def test_undecodable_image(client, data):
     response = client.post("/v1/predict", data=data, content_type="image/jpeg")
     assert_problem(response, 400, "undecodable-image")
+
+
+def test_damaged_exif_is_a_400_not_a_500(client):
+    """Pillow raises struct.error/TypeError for some damaged EXIF blocks: still the photo's fault."""
+    response = client.post("/v1/predict", data=exif_byte_set(17, 86), content_type="image/jpeg")
+    assert_problem(response, 400, "undecodable-image")
+    assert "EXIF" in response.get_json()["detail"] or "error" in response.get_json()["detail"]
 
 
 def test_truncated_jpeg(client, photos):

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from photos import EXIF_ORIENTATION
 
@@ -77,7 +77,54 @@ def damaged(draw, images=encoded_images()) -> bytes:
     return bytes(data)
 
 
+def with_metadata(fmt: str, size: tuple[int, int] = (40, 30), text: str = "cam") -> bytes:
+    """A small image whose metadata is rich: EXIF with strings, an orientation and a sub-IFD
+    (JPEG, PNG, WEBP), PNG's text, compressed-text and physical-size chunks, JPEG's comment."""
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    exif[0x010F] = text  # Make
+    exif[0x8769] = {0x9003: "2020:01:01 00:00:00"}  # Exif IFD: DateTimeOriginal
+    options = {"exif": exif}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", text)
+        info.add_text("Software", text * 3, zip=True)
+        options.update(pnginfo=info, dpi=(72, 72))
+    elif fmt == "JPEG":
+        options.update(comment=text.encode(), dpi=(72, 72))
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (100, 120, 140)).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def metadata_start(data: bytes) -> int:
+    """Where the metadata begins: the EXIF block, or else the first chunk after PNG's IHDR."""
+    for marker in (b"Exif\x00\x00", b"MM\x00*", b"II*\x00", b"tEXt", b"zTXt"):
+        if marker in data:
+            return data.index(marker)
+    return min(len(data) - 1, 33)
+
+
+@st.composite
+def damaged_metadata(draw) -> bytes:
+    """A good image with bytes overwritten inside its metadata (EXIF IFDs, text chunks, comments),
+    the part of a file the pixel-level damage above rarely reaches."""
+    data = bytearray(with_metadata(draw(st.sampled_from(("JPEG", "PNG", "WEBP"))), text=draw(st.text(max_size=20))))
+    start = metadata_start(bytes(data))
+    for _ in range(draw(st.integers(1, 4))):
+        data[draw(st.integers(start, min(len(data) - 1, start + 160)))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+def exif_byte_set(offset: int, value: int) -> bytes:
+    """with_metadata("JPEG") with one byte of its EXIF block (counted from "Exif") set to `value`."""
+    data = bytearray(with_metadata("JPEG"))
+    data[data.index(b"Exif\x00\x00") + offset] = value
+    return bytes(data)
+
+
 def photo_bytes(limit: int = PIXEL_LIMIT):
-    """Anything a user may upload or drop in a folder: good images, damaged ones, random bytes."""
+    """Anything a user may upload or drop in a folder: good images, damaged ones (pixels or
+    metadata), random bytes."""
     images = encoded_images(limit=limit)
-    return st.one_of(images, damaged(images), st.binary(max_size=4096))
+    return st.one_of(images, damaged(images), damaged_metadata(), st.binary(max_size=4096))
