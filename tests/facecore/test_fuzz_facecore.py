@@ -34,14 +34,15 @@ def jpeg(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def run_path(data: bytes) -> list[tuple[Box, np.ndarray]]:
-    """The whole facecore path, as the service and `prepare` run it; a model input per face."""
+def run_path(data: bytes) -> list[tuple[Box, np.ndarray, tuple[int, int]]]:
+    """The whole facecore path, as the service and `prepare` run it; a model input per face,
+    with the photo's (height, width)."""
     rgb = decode_image(data, PIXEL_LIMIT)
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
     assert rgb.shape[0] * rgb.shape[1] <= PIXEL_LIMIT
     boxes = DETECTOR.detect(rgb)
     whole = Box(0, 0, rgb.shape[1], rgb.shape[0])  # the crop path runs even where no face is found
-    return [(box, model_input(crop_face(rgb, box, SPEC), SPEC)) for box in boxes + [whole]]
+    return [(box, model_input(crop_face(rgb, box, SPEC), SPEC), rgb.shape[:2]) for box in boxes + [whole]]
 
 
 def peak_bytes(data: bytes):
@@ -68,8 +69,9 @@ def test_any_bytes_give_faces_or_a_facecore_error(data):
     assert peak <= BYTES_PER_PIXEL * PIXEL_LIMIT + SLACK_BYTES
     if isinstance(outcome, ImageError):
         return
-    for box, tensor in outcome:
-        assert box.width >= 0 and box.height >= 0
+    for box, tensor, (height, width) in outcome:
+        assert box.width > 0 and box.height > 0  # every box, found or the whole photo, lies inside it
+        assert 0 <= box.x and box.x + box.width <= width and 0 <= box.y and box.y + box.height <= height
         assert tensor.shape == (SPEC.input_size, SPEC.input_size, SPEC.channels) and np.isfinite(tensor).all()
 
 
