@@ -64,7 +64,8 @@ class DetectorParams(Settings):
     The defaults are ~3.5x faster than the course's (default cascade, 1.1, 5, no minimum size,
     full resolution), find the same faces on test-photos, and a face in more LFW photos;
     see benchmarks/detector_benchmark.py. `min_size` (original-image pixels) stays below the
-    trainer's `prepare.min_face_size` (40): smaller faces are too coarse to identify anyway.
+    trainer's `prepare.min_face_size` (facecore.modelinfo.DEFAULT_MIN_FACE_SIZE): smaller faces are
+    too coarse to identify anyway.
     `eye_cascade` and `max_eye_angle` find the eyes that `PreprocessSpec.align_eyes` aligns on.
     """
 

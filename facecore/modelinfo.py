@@ -34,6 +34,12 @@ METADATA_INPUT_KEY = "rows"
 MODEL_INFO_KEY = "model_info"
 MODEL_INFO_FILE = "model_info.json"
 UNKNOWN_LABEL = "unknown"
+# ModelInfo.extra keys the trainer writes and the service reads.
+TRAIN_CONFIG_KEY = "train_config"  # the resolved trainer config the version was trained with
+ENROLLED_KEY = "enrolled"  # {person: {"photos": n, "after_version": v}}: people given a centre without training
+# The smallest face (pixels wide and high) training takes: the trainer's `prepare.min_face_size`
+# default (trainer/config.py), and what a model whose metadata carries no training config needs.
+DEFAULT_MIN_FACE_SIZE = 40
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,12 @@ class ModelInfo:
     def input_shape(self) -> tuple[int, int, int]:
         size = self.preprocess.input_size
         return (size, size, self.preprocess.channels)
+
+    @property
+    def min_face_size(self) -> int:
+        """The smallest face (pixels, width and height) the model's training took."""
+        prepare = self.extra.get(TRAIN_CONFIG_KEY, {}).get("prepare", {})
+        return int(prepare.get("min_face_size", DEFAULT_MIN_FACE_SIZE))
 
     def to_dict(self) -> dict:
         return {

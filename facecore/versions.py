@@ -4,7 +4,9 @@ A version is a child folder named by a number of ASCII digits ("7", "007" is 7 t
 complete, and worth loading, once it holds `saved_model.pb`. The trainer's registry writes
 versions by this rule, the service's local backend and TF Serving's stand-in read them by it.
 (TF Serving itself also reads a sign and surrounding blanks in a name; nothing here writes
-such names, and the stand-in in tests/ copies that rule.)
+such names, and the stand-in in tests/ copies that rule.) Beside its SavedModel a version holds
+its evaluation report, `report.json`, written by the trainer, whose per-person figures the
+service shows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from pathlib import Path
 
 SAVED_MODEL_FILE = "saved_model.pb"
+REPORT_FILE = "report.json"
 _VERSION_NAME = re.compile(r"[0-9]+")
 
 

@@ -1,33 +1,29 @@
 """The data folder's people and their photos (docs/people.md): listed, kept, deleted, set aside.
 
-DATA/<person>/<photo> are a known person's photos, DATA/.strangers/<id>/<photo> faces marked as
-nobody known; hidden entries are never people. A photo is kept as px-<first 16 hex of its pixel
-hash>.<ext>: written to a hidden temporary file in its folder, published with `os.link` (which
-fails if the name exists), then the temporary file is removed, so a reader of the folder sees
-only whole files. Every change holds DATA/.people.lock (an flock: threads and processes alike).
+The folder's layout and its name rule are facecore/datafolder.py's, the trainer's too. A photo
+is kept as px-<first 16 hex of its pixel hash>.<ext>: written to a hidden temporary file in its
+folder, published with `os.link` (which fails if the name exists), then the temporary file is
+removed, so a reader of the folder sees only whole files. Every change holds DATA/.people.lock
+(an flock: threads and processes alike).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecore.datafolder import (
+    NAME_RULE, STRANGERS, encoded_length, is_hidden, is_usable_name, request_retrain, set_aside, visible_files,
+)
 from service.pixelindex import HASH_PREFIX_HEX, PixelIndex
 
 PHOTO_PREFIX = "px-"
-STRANGERS = ".strangers"
-REMOVED = ".removed"
-RETRAIN_FILE = ".retrain-requested"
 LOCK_FILE = ".people.lock"
-UNKNOWN_NAME = "unknown"  # the label of an unknown face (facecore.modelinfo.UNKNOWN_LABEL)
-MAX_NAME_BYTES = 200  # a folder name, with room for the time suffix of a removed person's folder
 MAX_PHOTO_ID_BYTES = 1000  # a photo's path in its person's folder (well within PATH_MAX)
 
 
@@ -63,12 +59,9 @@ class DuplicatePhoto(PeopleError):
 
 
 def check_name(name: str, what: str = "a person's name") -> str:
-    """`name` if it can be a plain folder or file name: not hidden, not 'unknown' (the trainer's rule)."""
-    usable = (name and name == name.strip() and "/" not in name and not name.startswith(".")
-              and name != UNKNOWN_NAME and name.isprintable() and _encoded_length(name) <= MAX_NAME_BYTES)
-    if not usable:
-        raise BadName(f"{name!r} cannot be {what} (a plain folder name: not hidden, not 'unknown', "
-                      f"printable, at most {MAX_NAME_BYTES} bytes)")
+    """`name` if it can be a plain folder or file name (facecore.datafolder.NAME_RULE, the trainer's too)."""
+    if not is_usable_name(name):
+        raise BadName(f"{name!r} cannot be {what} ({NAME_RULE})")
     return name
 
 
@@ -94,7 +87,7 @@ class PhotoStore:
 
     def people(self) -> dict[str, int]:
         """Each person's folder name and how many photos it holds."""
-        return {folder.name: len(_files(folder)) for folder in _folders(self.root)}
+        return {folder.name: len(visible_files(folder)) for folder in _folders(self.root)}
 
     def photos(self, person: str) -> list[tuple[str, int]]:
         """(photo id, bytes) of each of a person's photos, by id; NotFound without a folder. A photo's
@@ -102,11 +95,11 @@ class PhotoStore:
         folder = self._person(person)
         if not folder.is_dir():
             raise NotFound(f"no folder of {person} in the data folder")
-        return [(_photo_id(folder, path), path.stat().st_size) for path in _files(folder)]
+        return [(_photo_id(folder, path), path.stat().st_size) for path in visible_files(folder)]
 
     def photo(self, person: str, photo: str) -> Path:
         """The file of one photo; NotFound if there is none."""
-        if _encoded_length(photo) > MAX_PHOTO_ID_BYTES:
+        if encoded_length(photo) > MAX_PHOTO_ID_BYTES:
             raise BadName(f"a photo id is at most {MAX_PHOTO_ID_BYTES} bytes")
         path = self._person(person).joinpath(*(check_name(part, "a photo id") for part in photo.split("/")))
         if not path.is_file():
@@ -135,20 +128,15 @@ class PhotoStore:
         """Move a person's folder to DATA/.removed/<name>-<UTC time>/; return where it went."""
         folder = self._person(person)
         with self._writing(), self._locked():
-            if not folder.is_dir():
-                raise NotFound(f"no folder of {person} in the data folder")
-            aside = _free_name(self.root / REMOVED / f"{person}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(folder, aside)
+            aside = set_aside(folder)
+        if aside is None:
+            raise NotFound(f"no folder of {person} in the data folder")
         return aside
 
     def request_retrain(self, now: float) -> None:
         """Write DATA/.retrain-requested, whole or not at all."""
-        target = self.root / RETRAIN_FILE
-        partial = self.root / f"{RETRAIN_FILE}.{uuid.uuid4().hex}.partial"
         with self._writing():
-            _write_whole(partial, json.dumps({"requested_at": now, "by": "api"}).encode())
-            os.replace(partial, target)
+            request_retrain(self.root, now, by="api")
 
     def _person(self, person: str) -> Path:
         return self.root / check_name(person)
@@ -156,7 +144,7 @@ class PhotoStore:
     def _kept_photos(self) -> Iterator[Path]:
         """Every photo in the data folder: people's and strangers'."""
         for folder in [*_folders(self.root), self.root / STRANGERS]:
-            yield from _files(folder)
+            yield from visible_files(folder)
 
     def _owner(self, path: Path) -> tuple[str | None, str]:
         """Whose photo `path` is (None: a stranger's), and its id."""
@@ -200,35 +188,12 @@ def _write_whole(path: Path, data: bytes) -> None:
         os.fsync(file.fileno())
 
 
-def _free_name(path: Path) -> Path:
-    """`path`, or `path`-2, -3, ... if it is taken (two removals within one second)."""
-    candidate, number = path, 1
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.name}-{number}")
-    return candidate
-
-
 def _folders(root: Path) -> list[Path]:
+    """The people's folders."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _files(folder: Path) -> list[Path]:
-    """The files under `folder`, at any depth, but none hidden or in a hidden folder."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p.relative_to(root)))
 
 
 def _photo_id(folder: Path, path: Path) -> str:
     return path.relative_to(folder).as_posix()
-
-
-def _encoded_length(name: str) -> int:
-    try:
-        return len(name.encode())
-    except UnicodeEncodeError:  # a lone surrogate: no file system name
-        return 10**9

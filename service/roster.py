@@ -7,14 +7,13 @@ import json
 import logging
 from pathlib import Path
 
-from facecore.versions import version_folders
+from facecore.modelinfo import ENROLLED_KEY
+from facecore.versions import REPORT_FILE, version_folders
 from service.backend import ServedModel
 from service.people import NotFound, PhotoStore
 
 log = logging.getLogger(__name__)
 
-ENROLLED_KEY = "enrolled"  # ModelInfo.extra: {name: {"photos": n, "after_version": v}} (trainer enrolment)
-REPORT_FILE = "report.json"  # a version folder's evaluation report (trainer/publishing/registry.py)
 QUALITY_KEYS = ("precision", "recall", "f1", "support")
 
 

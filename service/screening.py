@@ -14,9 +14,6 @@ from facecore.images import decode_image, encode_png, pixel_hash, read_header
 from facecore.modelinfo import ModelInfo
 from service.people import PeopleError
 
-# The trainer's default `prepare.min_face_size` (trainer/config.py PrepareConfig; a test keeps the
-# two equal), for a model whose metadata carries no training config.
-DEFAULT_MIN_FACE_SIZE = 40
 CORRECTION_MARGIN = 0.5  # of the box's side, added on each side
 # Image format (facecore.images.SUPPORTED_FORMATS) -> file extension kept, media type served.
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
@@ -44,12 +41,6 @@ class Screened:
     digest: str
     extension: str
     face: Box
-
-
-def min_face_size(info: ModelInfo) -> int:
-    """The smallest face (pixels, width and height) the model's training used."""
-    prepare = info.extra.get("train_config", {}).get("prepare", {})
-    return int(prepare.get("min_face_size", DEFAULT_MIN_FACE_SIZE))
 
 
 def media_type(data: bytes) -> str:
@@ -95,7 +86,7 @@ class Screen:
             raise NoFace("no face found in the photo; send a photo with one clear, frontal face")
         if len(faces) > 1:
             raise SeveralFaces(f"{len(faces)} faces found in the photo; send a photo with only the person's face")
-        face, smallest = faces[0], min_face_size(info)
+        face, smallest = faces[0], info.min_face_size
         if min(face.width, face.height) < smallest:
             raise FaceTooSmall(f"the face is {face.width}x{face.height} pixels; training needs at least "
                                f"{smallest}x{smallest}")

@@ -10,12 +10,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request
 
+from facecore.datafolder import TRAINER_STATUS_FILE
 from service.auth import READ_METHODS, authorize
 from service.runtime import runtime
 
 log = logging.getLogger(__name__)
-
-STATUS_FILE = ".trainer-status.json"  # in MODEL_BASE_PATH, written by the trainer
 
 trainer_api = Blueprint("trainer_api", __name__, url_prefix="/v1/trainer")
 
@@ -50,11 +49,11 @@ def read_status(models: Path | None) -> dict:
     """MODELS/.trainer-status.json as the trainer wrote it, or {"state": "unknown", ...}."""
     if models is None:
         return unknown("MODEL_BASE_PATH is not set on this service, so the trainer's status is not visible")
-    path = Path(models) / STATUS_FILE
+    path = Path(models) / TRAINER_STATUS_FILE
     try:
         status = json.loads(path.read_text())
     except FileNotFoundError:
-        return unknown(f"no {STATUS_FILE} in {models}: the trainer has not run against these models yet")
+        return unknown(f"no {TRAINER_STATUS_FILE} in {models}: the trainer has not run against these models yet")
     except (OSError, ValueError) as exc:
         log.warning("cannot read %s: %s", path, exc)
         return unknown(f"{path} is not readable: {exc}")

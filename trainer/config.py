@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from facecore.detect import DetectorParams
+from facecore.modelinfo import DEFAULT_MIN_FACE_SIZE
 from facecore.preprocess import PreprocessSpec
 from trainer.configs import CONFIG_DIR
 
@@ -42,7 +43,7 @@ class PrepareConfig:
     """How photos become records."""
 
     min_per_class: int = 5
-    min_face_size: int = 40
+    min_face_size: int = DEFAULT_MIN_FACE_SIZE
     shard_size: int = 256
     workers: int = 0  # 0: one process per core
 

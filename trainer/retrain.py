@@ -24,10 +24,10 @@ from pathlib import Path
 
 import keras
 
+from facecore.datafolder import stranger_photos, strangers_dir
 from trainer.config import TrainerConfig
 from trainer.data import manifest as manifest_io
 from trainer.data.enrolled import training_folder
-from trainer.data.layout import calibration_strangers, stranger_photos
 from trainer.data.preparation import prepare
 from trainer.errors import BadInput
 from trainer.evaluation.scoring import describe, evaluate_run, records_of
@@ -44,7 +44,8 @@ Stage = Callable[[str, int, int], None]  # (stage, done, total), e.g. trainer.st
 def retrain(data_dir: Path, models_dir: Path, work: Path, config: TrainerConfig,
             strangers: Path | None = None, force: bool = False, stage: Stage = lambda *_: None) -> int:
     """The four steps; return the published version's number."""
-    strangers = strangers if strangers is not None else calibration_strangers(data_dir)
+    if strangers is None and stranger_photos(data_dir):
+        strangers = strangers_dir(data_dir)
     records, run_dir = prepare_and_train(data_dir, work, config, stage)
     stage("evaluating", 0, 0)
     print(describe(evaluate_run(run_dir, records, stranger_records(strangers, work, config))))

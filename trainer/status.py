@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from facecore.datafolder import TRAINER_STATUS_FILE
 from trainer.errors import Refused, TrainerError
 
-STATUS_FILE = ".trainer-status.json"
 IDLE, RUNNING = "idle", "running"
 PUBLISHED, REFUSED, FAILED, NOTHING_TO_DO = "published", "refused", "failed", "nothing-to-do"
 PROGRESS_EVERY_S = 1.0  # the file is rewritten at most this often while only a count moves
@@ -30,7 +30,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 
 def status_path(models_dir: Path) -> Path:
-    return Path(models_dir) / STATUS_FILE
+    return Path(models_dir) / TRAINER_STATUS_FILE
 
 
 def read_status(models_dir: Path) -> dict:
@@ -48,7 +48,7 @@ def write_status(models_dir: Path, status: dict) -> None:
     """Replace the status file in one rename, so a reader sees the old status or the new one."""
     path = status_path(models_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{STATUS_FILE}.{uuid.uuid4().hex}.partial")
+    partial = path.with_name(f"{TRAINER_STATUS_FILE}.{uuid.uuid4().hex}.partial")
     partial.write_text(json.dumps(status, indent=1, sort_keys=True))
     os.replace(partial, path)
 

@@ -129,41 +129,6 @@ def test_bad_names_are_refused(admin, data_dir, photos, problem, name):
     assert list(data_dir.iterdir()) == []
 
 
-def test_the_names_refused_are_the_trainers(photos):
-    """The trainer's rule (trainer.publishing.enrolment.check_name) refuses a name exactly when the service does,
-    for names a folder can have; the service also refuses unprintable and overlong ones."""
-    from service.people import BadName, check_name
-    from trainer.errors import BadInput
-    from trainer.publishing.enrolment import check_name as trainer_check_name
-
-    for name in ["alice", "Roh_Moo-hyun", "José María", "", " a", "a ", "a/b", ".a", "..", "unknown", "Unknown"]:
-        trainer_refuses = service_refuses = False
-        try:
-            trainer_check_name(name)
-        except BadInput:
-            trainer_refuses = True
-        try:
-            check_name(name)
-        except BadName:
-            service_refuses = True
-        assert trainer_refuses == service_refuses, name
-
-
-def test_the_data_folder_contract_is_the_trainers():
-    """The names the service shares with the trainer (the service image has no trainer to import)."""
-    from service import people, roster, screening, trainer_api
-    from trainer import status
-    from trainer.config import PrepareConfig
-    from trainer.data import enrolled, layout
-    from trainer.publishing import gallery, registry
-
-    assert screening.DEFAULT_MIN_FACE_SIZE == PrepareConfig().min_face_size
-    assert (people.STRANGERS, people.RETRAIN_FILE, people.REMOVED) == (
-        layout.STRANGERS, layout.RETRAIN_REQUEST, enrolled.REMOVED)
-    assert (roster.ENROLLED_KEY, roster.REPORT_FILE) == (gallery.ENROLLED_KEY, registry.REPORT_FILE)
-    assert trainer_api.STATUS_FILE == status.STATUS_FILE
-
-
 # --- listing --------------------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trainer.data.enrolled import keep_photos, set_aside, training_folder
+from facecore.datafolder import set_aside
+from trainer.data.enrolled import keep_photos, training_folder
 from trainer.data.listing import scan
 
 
@@ -42,10 +43,3 @@ def test_kept_photos_never_overwrite_and_leave_no_partial_files(tmp_path):
     assert first[0].read_bytes() == b"one" and second[0].read_bytes() == b"two" and first != second
     assert sorted(p.name for p in target.iterdir() if p.name.startswith(".")) == []
 
-
-def test_set_aside_moves_a_person_under_removed(tmp_path):
-    write(tmp_path / "ann" / "1.jpg")
-    aside = set_aside(tmp_path / "ann")
-    assert aside.parent == tmp_path / ".removed" and aside.name.startswith("ann-")
-    assert (aside / "1.jpg").exists() and not (tmp_path / "ann").exists()
-    assert set_aside(tmp_path / "nobody") is None

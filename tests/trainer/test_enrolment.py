@@ -12,7 +12,7 @@ import pytest
 
 from facecore.modelinfo import MODEL_INFO_FILE, ModelInfo
 from trainer.commands import main
-from trainer.errors import EXIT_OK, EXIT_REFUSED
+from trainer.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
@@ -108,3 +108,13 @@ def test_photos_without_a_face_are_refused_and_nothing_is_published(setup, face_
         == EXIT_REFUSED
     assert "needs at least 3" in capsys.readouterr().err
     assert sorted(p.name for p in (models / "faces").iterdir()) == before
+
+
+@pytest.mark.parametrize("name", ["unknown", ".hidden", " dave", "a/b", "tab\there", "nul\x00", "x" * 201])
+def test_names_the_service_refuses_are_refused(tmp_path, capsys, name):
+    """The one name rule (facecore.datafolder), as the service's API refuses them too."""
+    (tmp_path / "photos").mkdir()
+    assert main(["enrol", "--models", str(tmp_path / "models"), "--person", name, "--photos",
+                 str(tmp_path / "photos"), "--work", str(tmp_path / "work")]) == EXIT_BAD_INPUT
+    assert "cannot be a person's name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]

@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
+from facecore.datafolder import TRAINER_STATUS_FILE
 from trainer.errors import BadInput, Refused
-from trainer.status import PUBLISHED, STATUS_FILE, job_status, read_status
+from trainer.status import PUBLISHED, job_status, read_status
 
 KEYS = {"state", "job", "since", "progress", "last", "last_run_started_at"}
 
@@ -25,7 +26,7 @@ class Clock:
 
 
 def written(models) -> dict:
-    return json.loads((models / STATUS_FILE).read_text())
+    return json.loads((models / TRAINER_STATUS_FILE).read_text())
 
 
 def test_a_published_run_reads_running_with_progress_then_idle_with_its_version(tmp_path):
@@ -50,7 +51,7 @@ def test_a_published_run_reads_running_with_progress_then_idle_with_its_version(
                       "last": {"job": "run", "outcome": "published", "version": 7, "reason": None,
                                "finished_at": 1100.0},
                       "last_run_started_at": 1000.0}
-    assert [p.name for p in tmp_path.iterdir()] == [STATUS_FILE]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == [TRAINER_STATUS_FILE]  # no temporary file left
 
 
 def test_a_refusal_keeps_the_reason_and_an_update_keeps_the_last_runs_start(tmp_path):
@@ -87,5 +88,5 @@ def test_sigterm_during_a_job_leaves_it_failed_not_running(tmp_path):
 
 def test_no_file_or_a_broken_one_reads_as_idle_with_nothing_done(tmp_path):
     assert read_status(tmp_path)["last"] is None
-    (tmp_path / STATUS_FILE).write_text("{half")
+    (tmp_path / TRAINER_STATUS_FILE).write_text("{half")
     assert read_status(tmp_path) == {"state": "idle", "job": None, "since": None, "progress": None, "last": None}

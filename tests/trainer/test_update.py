@@ -137,7 +137,7 @@ def assert_centre_is_from(setup: Setup, person: str, photos: list[Path]) -> None
     for version in (1, 2):
         model, info = keras.models.load_model(setup.version(version) / "model.keras"), info_of(setup.version(version))
         centres[version] = unit_columns(centres_of(model))[:, info.class_names.index(person)]
-    inputs, used, _ = photo_inputs(photos, info, 40)  # 40: the default prepare.min_face_size
+    inputs, used, _ = photo_inputs(photos, info, info.min_face_size)
     expected = centre_of(embeddings(model, inputs))
     assert len(used) >= 10 and centres[2] @ expected > 1 - 1e-5
     assert centres[1] @ expected < 1 - 1e-3

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,6 @@ WORK_ENV = "TRAINER_WORK_DIR"
 DEFAULT_WORK = ".trainer-work"  # under MODELS
 ENROLLED = "enrolled"
 TRAINING_DATA = "training-data"
-REMOVED = ".removed"
 ENROLLED_PREFIX = "enrolled-"  # an enrolled photo's name in the training folder
 
 
@@ -51,18 +49,6 @@ def keep_photos(paths: list[str], folder: Path) -> list[Path]:
         os.replace(partial, target)
         kept.append(target)
     return kept
-
-
-def set_aside(folder: Path) -> Path | None:
-    """Move a person's folder to <its parent>/.removed/<name>-<time>/ (hidden folders are never
-    read as people); return where it went, or None if there was none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    aside = folder.parent / REMOVED / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    aside.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(folder, aside)
-    return aside
 
 
 def training_photos(data_dir: Path, work: Path) -> dict[str, dict[str, Path]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facecore.datafolder import is_hidden
+
 # Only for the manifest's sake: a folder named like a photo is listed (and then reported as
 # unreadable), since a user may take it for one. Files are inputs whatever their suffix.
 _PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -37,7 +39,7 @@ def scan(root: Path) -> Listing:
         raise NotADirectoryError(f"data folder {root} is not a folder")
     listing = Listing(root)
     for entry in sorted(root.iterdir()):
-        if entry.is_dir() and not entry.name.startswith("."):
+        if entry.is_dir() and not is_hidden(entry.relative_to(root)):
             _scan_person(entry, listing)
         else:
             listing.ignored.append(entry.name)
@@ -48,7 +50,7 @@ def _scan_person(folder: Path, listing: Listing) -> None:
     found = False
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(listing.root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+        if is_hidden(path.relative_to(folder)):
             listing.ignored.append(relative)
         elif path.is_file() or _looks_like_input(path):
             listing.files.append(Item(path, relative, folder.name))

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecore.datafolder import retrain_requested_at, stranger_photos
 from facecore.modelinfo import MODEL_INFO_FILE, ModelInfo
 from facecore.versions import complete_versions
 from trainer.data.enrolled import training_photos
-from trainer.data.layout import retrain_requested_at, stranger_photos
 from trainer.publishing.gallery import SOURCES_KEY, STRANGERS_KEY
 from trainer.status import read_status
 

@@ -16,7 +16,8 @@ extra["sources"].
 
 So that the next scheduled run keeps an enrolled person, the photos whose face was used are
 kept in WORK/enrolled/<person>/, which `trainer run` trains on beside DATA, or with `data_dir`
-in DATA/<person>/ itself (trainer/data/enrolled.py); `remove_person` moves both aside.
+in DATA/<person>/ itself (trainer/data/enrolled.py); `remove_person` moves both aside
+(facecore/datafolder.py's `set_aside`).
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facecore.modelinfo import EMBEDDING_KEY, MODEL_INFO_FILE, ModelInfo
+from facecore.datafolder import NAME_RULE, is_usable_name, set_aside
+from facecore.modelinfo import (
+    DEFAULT_MIN_FACE_SIZE, EMBEDDING_KEY, ENROLLED_KEY, MODEL_INFO_FILE, TRAIN_CONFIG_KEY, ModelInfo,
+)
 from facecore.versions import complete_versions
 from trainer.config import PublishConfig, from_dict
-from trainer.data.enrolled import ENROLLED_PREFIX, enrolled_dir, keep_photos, set_aside
+from trainer.data.enrolled import ENROLLED_PREFIX, enrolled_dir, keep_photos
 from trainer.data.extract import ExtractParams, largest_faces
 from trainer.errors import BadInput, Refused
 from trainer.model.network import CosineSimilarity, build_model, inference_model
-from trainer.publishing.gallery import ENROLLED_KEY, Gallery
+from trainer.publishing.gallery import Gallery
 from trainer.publishing import registry
 from trainer.publishing.export import export_model
 from trainer.publishing.loadcheck import check_in_fresh_process
@@ -130,7 +134,8 @@ def build_version(parent: Parent, gallery: Gallery) -> tuple[keras.Model, ModelI
 
 
 def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: PublishConfig, work_dir: Path,
-                 min_photos: int = 3, min_face_size: int = 40, data_dir: Path | None = None) -> Enrolment:
+                 min_photos: int = 3, min_face_size: int = DEFAULT_MIN_FACE_SIZE,
+                 data_dir: Path | None = None) -> Enrolment:
     """Publish a version that also knows `person` from the faces in `photos_dir`; keep the photos
     used for the next training (WORK/enrolled/<person>/, or DATA/<person>/ with `data_dir`)."""
     check_name(person)
@@ -187,9 +192,9 @@ def remove_person(models_dir: Path, person: str, config: PublishConfig, work_dir
 
 
 def check_name(person: str) -> None:
-    """BadInput unless `person` can be a person's name: a plain folder name, not 'unknown'."""
-    if not person or person != person.strip() or "/" in person or person.startswith(".") or person == "unknown":
-        raise BadInput(f"{person!r} cannot be a person's name (a plain folder name, not 'unknown')")
+    """BadInput unless `person` can be a person's name (facecore.datafolder.NAME_RULE, the service's too)."""
+    if not is_usable_name(person):
+        raise BadInput(f"{person!r} cannot be a person's name ({NAME_RULE})")
 
 
 def reasons(refused: dict[str, str]) -> str:
@@ -237,7 +242,7 @@ def _centres_layer(model: keras.Model) -> CosineSimilarity:
 
 def _rebuilt(parent: Parent, info: ModelInfo, centres: np.ndarray) -> keras.Model:
     """The parent's architecture for len(centres) people: every weight copied, the centres replaced."""
-    config = from_dict(info.extra["train_config"]).model
+    config = from_dict(info.extra[TRAIN_CONFIG_KEY]).model
     spec = info.preprocess
     model = build_model(config, spec.input_size, centres.shape[1], spec.channels, pretrained=False)
     old = {layer.name: layer for layer in _inner(parent.model).layers}

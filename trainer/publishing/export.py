@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from facecore.modelinfo import (
     CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
-    PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, ModelInfo, metadata_inputs,
+    PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, TRAIN_CONFIG_KEY, ModelInfo,
+    metadata_inputs,
 )
 from facecore.tfserving_api import serving_api
 from trainer.evaluation.openset import decide
@@ -94,7 +95,7 @@ def report_model_info(run: RunDir) -> ModelInfo:
         "exported_at": time.time(),
         "macro_f1": report["macro_f1"],
         "accuracy": report["accuracy"],
-        "train_config": run.read_json(run.config),
+        TRAIN_CONFIG_KEY: run.read_json(run.config),
         "openset": {key: report["openset"][key] for key in ("rule", "known_accept") if key in report["openset"]},
     }
     return run.model_info(unknown_threshold=report["unknown_threshold"],

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facecore.modelinfo import ModelInfo
+from facecore.modelinfo import ENROLLED_KEY, ModelInfo
 from trainer.model.centres import centre_of, unit_columns
 
-ENROLLED_KEY = "enrolled"  # {person: {"photos": n, "after_version": v}}: people given a centre without training
 SOURCES_KEY = "sources"
 STRANGERS_KEY = "strangers"
 BASE_KEY = "base_thresholds"

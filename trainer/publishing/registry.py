@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from facecore.versions import complete_versions, version_folders
+from facecore.versions import REPORT_FILE, complete_versions, version_folders
 from trainer.config import MIN_KEEP
 from trainer.errors import Refused, TrainerError
 from trainer.jsonfiles import write_json
@@ -28,7 +28,6 @@ from trainer.publishing.runlock import ModelsBusy, file_lock
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.json"
 CONFIG_FILE = "train_config.json"
 PUBLISH_FILE = "publish.json"
 TEMP_PREFIX = ".publishing-"

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facecore.modelinfo import ModelInfo
-from trainer.config import TrainerConfig, from_dict
+from facecore.datafolder import stranger_photos
+from trainer.config import TrainerConfig
 from trainer.data.enrolled import training_photos
-from trainer.data.layout import stranger_photos
 from trainer.errors import Refused
 from trainer.publishing import registry
 from trainer.publishing.changes import MIN_PHOTOS, people_changes
@@ -88,7 +87,7 @@ def _recentre(enrolment, parent, gallery: Gallery, people: dict[str, list[Path]]
         def counted(n: int, _: int, start: int = done) -> None:  # the count over everyone's photos
             stage("reading photos", start + n, total)
 
-        inputs, _, refused = enrolment.photo_inputs(paths, parent.info, min_face_size(parent.info), counted)
+        inputs, _, refused = enrolment.photo_inputs(paths, parent.info, parent.info.min_face_size, counted)
         done += len(paths)
         if len(inputs) < min_photos:
             result.left_out[person] = (f"{len(inputs)} photos show a usable face, {min_photos} needed "
@@ -116,13 +115,8 @@ def _record_sources(gallery: Gallery, photos: dict[str, dict[str, Path]]) -> Non
 def _lift(enrolment, parent, gallery: Gallery, data_dir: Path, result: Update, stage: Stage) -> None:
     """Lift the thresholds above the largest face of every stranger photo; record those photos."""
     strangers = stranger_photos(data_dir)
-    inputs, _, _ = enrolment.photo_inputs(list(strangers.values()), parent.info, min_face_size(parent.info),
+    inputs, _, _ = enrolment.photo_inputs(list(strangers.values()), parent.info, parent.info.min_face_size,
                                           lambda done, total: stage("reading stranger photos", done, total))
     result.lifted = gallery.lift(enrolment.embeddings(parent.model, inputs))
     result.strangers = len(inputs)
     gallery.strangers = list(strangers)
-
-
-def min_face_size(info: ModelInfo) -> int:
-    """The smallest face the version's training used (the service screens photos by the same)."""
-    return from_dict(info.extra.get("train_config", {})).prepare.min_face_size
