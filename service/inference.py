@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,11 +60,17 @@ def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector
 
 
 def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options(),
-                  detector: FaceDetector | None = None) -> PreparedFaces:
-    """Detect and preprocess the faces of an RGB photo exactly as the model's metadata says."""
+                  detector: FaceDetector | None = None, stage=None) -> PreparedFaces:
+    """Detect and preprocess the faces of an RGB photo exactly as the model's metadata says: the
+    one composition, which requests take (Recognizer) and the parity test checks. `stage(name)`,
+    a context manager, times the "detect" and "preprocess" steps."""
     detector = detector or FaceDetector(info.detector)
-    boxes = find_faces(rgb, detector, options)
-    return PreparedFaces(boxes, face_batch(rgb, boxes, info.preprocess, detector))
+    stage = stage or (lambda name: nullcontext())
+    with stage("detect"):
+        boxes = find_faces(rgb, detector, options)
+    with stage("preprocess"):
+        batch = face_batch(rgb, boxes, info.preprocess, detector)
+    return PreparedFaces(boxes, batch)
 
 
 def label_faces(scores: Scores, info: ModelInfo, top_k: int) -> list[dict]:
@@ -122,12 +128,8 @@ class Recognizer:
         return prepared, scores, served
 
     def _prepare(self, rgb, info: ModelInfo, options: Options, timings: dict) -> PreparedFaces:
-        detector = self._detector(info.detector)
-        with self._stage("detect", timings):
-            boxes = find_faces(rgb, detector, options)
-        with self._stage("preprocess", timings):
-            batch = face_batch(rgb, boxes, info.preprocess, detector)
-        return PreparedFaces(boxes, batch)
+        return prepare_faces(rgb, info, options, self._detector(info.detector),
+                             stage=lambda name: self._stage(name, timings))
 
     def _infer(self, batch: np.ndarray, version: int | None, timings: dict) -> Scores:
         with self._stage("infer", timings):
