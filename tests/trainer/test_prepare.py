@@ -1,6 +1,9 @@
 """`prepare`: every input file is accounted for, whatever is wrong with it."""
 
 import json
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +13,7 @@ from trainer.config import load_config
 from trainer.data.preparation import OutputInUse, prepare
 from trainer.data.records import read_split
 from photos import VARIANTS, blank, broken, variant
+from processes import REPO
 from trainer.commands import main as trainer_main
 
 
@@ -111,3 +115,19 @@ def test_output_holding_another_dataset_needs_force(messy_folder, face_data, tmp
 def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
     assert trainer_main(["prepare", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_rerun_with_nothing_to_write_does_not_import_tensorflow(five_records, face_data, tmp_path):
+    """`prepare` again on the same photos: every face from the cache, the shards unchanged, and no
+    TensorFlow import (seconds of a run that otherwise takes a fraction of one)."""
+    out = tmp_path / "records"
+    shutil.copytree(five_records, out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")}
+    script = ("import json, sys; from trainer.commands import main; "
+              f"status = main(['prepare', '--data', {str(face_data / 'five-celebrities')!r}, '--out', {str(out)!r}]); "
+              "print(json.dumps({'status': status, 'tensorflow': 'tensorflow' in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"status": 0, "tensorflow": False}, done.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run"]["processed"] == 0 and manifest["run"]["records_written"] is False
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")} == before

@@ -21,7 +21,7 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     config = load_config(args.config, args.overrides)
     from trainer.data import manifest
-    from trainer.data.preparation import prepare  # TensorFlow (the records writer) from here
+    from trainer.data.preparation import prepare  # TensorFlow only if records are (re)written
 
     result = prepare(args.data, args.out, config, workers=args.workers, force=args.force)
     manifest.print_summary(result, sys.stdout)

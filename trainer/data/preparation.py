@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -20,8 +21,10 @@ from trainer.data.cache import ExtractionCache
 from trainer.data.extract import (
     CLASS_TOO_SMALL, DUPLICATE, FAILED, UNREADABLE, USED, ExtractParams, Extraction, Worker, file_sha256,
 )
-from trainer.data.records import FaceRecord, write_split
 from trainer.errors import BadInput
+
+if TYPE_CHECKING:
+    from trainer.data.records import FaceRecord
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (photos detected, photos to detect)
@@ -203,6 +206,10 @@ def _digest(chosen: dict[str, list[Photo]], class_names: list[str], params: Extr
 def _write_records(out_dir: Path, chosen: dict[str, list[Photo]], class_names: list[str],
                    shard_size: int) -> dict[str, list[str]]:
     """Replace the shards with every split's records; returns shard file names per split."""
+    # TensorFlow (the records writer) is imported only here: a re-run with nothing new to write
+    # costs the listing and the cache look-ups, not TensorFlow's seconds-long import.
+    from trainer.data.records import write_split
+
     for old in out_dir.glob("*.tfrecord"):
         old.unlink()
     labels = {name: index for index, name in enumerate(class_names)}
@@ -214,5 +221,7 @@ def _write_records(out_dir: Path, chosen: dict[str, list[Photo]], class_names: l
 
 
 def _record(photo: Photo, label: int) -> FaceRecord:
+    from trainer.data.records import FaceRecord
+
     e = photo.extraction
     return FaceRecord(e.png, label, photo.person, e.sha256, e.pixel_sha256, photo.source, e.box)
