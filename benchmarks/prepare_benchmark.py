@@ -1,7 +1,8 @@
 """Throughput of `prepare`: photos/s with one process and with all cores, and a cached re-run.
 
 Usage: python benchmarks/prepare_benchmark.py [--data DIR]   (default: $FACE_DATA_DIR/lfw-known)
-Prints one JSON object.
+Prints one JSON object; the `command_*` figures are `python -m trainer prepare` in fresh processes
+(imports included), the others in-process.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +27,15 @@ def timed_prepare(data: Path, out: Path, workers: int) -> tuple[float, dict]:
     return time.perf_counter() - start, manifest
 
 
+def timed_command(data: Path, out: Path) -> float:
+    """Seconds of `python -m trainer prepare` in a fresh process, as a user or the scheduler runs it
+    (imports included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "trainer", "prepare", "--data", str(data), "--out", str(out)],
+                   check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+    return time.perf_counter() - start
+
+
 def main() -> None:
     default = Path(os.environ.get("FACE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__)
@@ -35,6 +47,8 @@ def main() -> None:
         single, manifest = timed_prepare(args.data, Path(tmp, "one"), workers=1)
         parallel, _ = timed_prepare(args.data, Path(tmp, "all"), workers=cores)
         cached, again = timed_prepare(args.data, Path(tmp, "all"), workers=cores)
+        command_first = timed_command(args.data, Path(tmp, "command"))
+        command_again = timed_command(args.data, Path(tmp, "command"))
     photos = len(manifest["files"])
     print(json.dumps({
         "photos": photos,
@@ -46,6 +60,9 @@ def main() -> None:
         "cached_run_s": round(cached, 2),
         "cached_over_first": round(cached / parallel, 3),
         "cached_run_processed": again["run"]["processed"],
+        "command_first_run_s": round(command_first, 2),
+        "command_cached_run_s": round(command_again, 2),
+        "command_cached_over_first": round(command_again / command_first, 3),
     }, indent=1))
 
 
