@@ -23,8 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TextIO
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
@@ -49,19 +51,32 @@ def default_job(env: Mapping[str, str], command: str = "run") -> list[str]:
     ]
 
 
-def cron_schedule(expression: str | None) -> NextDue:
-    """Due times of a cron expression, evaluated in the local time zone (TZ)."""
+def cron_schedule(expression: str | None, zone_name: str | None = None) -> NextDue:
+    """Due times of a cron expression in the time zone `zone_name` (an IANA name, as TZ holds;
+    None or empty: UTC)."""
     if not expression or not croniter.is_valid(expression):
         raise BadInput(
             f"--cron / RETRAIN_CRON must be a cron expression such as '0 3 * * 0' "
             f"(03:00 every Sunday), got {expression!r}"
         )
+    zone = time_zone(zone_name)
 
     def next_due(after: float) -> float:
-        start = datetime.fromtimestamp(after).astimezone()
+        start = datetime.fromtimestamp(after, zone)
         return croniter(expression, start).get_next(float)
 
     return next_due
+
+
+def time_zone(name: str | None) -> tzinfo:
+    """The zone an IANA name such as Europe/Paris names, from the system's database or, in images
+    without one, the tzdata package: TZ works the same in every container. None or empty: UTC."""
+    if not name or name in ("UTC", "Etc/UTC", ":UTC"):
+        return UTC
+    try:
+        return ZoneInfo(name.removeprefix(":"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"TZ must be a time zone name such as Europe/Paris, got {name!r}") from None
 
 
 def never(after: float) -> float:

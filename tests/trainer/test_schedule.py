@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import json
 import math
 import os
@@ -75,6 +77,17 @@ def test_weekly_cron_is_a_week_apart():
     next_due = cron_schedule("0 3 * * 0")
     first = next_due(time.time())
     assert next_due(first) - first == pytest.approx(7 * 86400, abs=3600)  # DST may shift it
+
+
+def test_cron_runs_in_the_time_zone_tz_names():
+    """03:00 in Paris is 02:00 UTC in winter, 01:00 in summer: TZ moves the due times."""
+    winter, summer = 1798675200.0, 1814313600.0  # 2027-01-01 and 2027-07-01, 00:00 UTC
+    paris = cron_schedule("0 3 * * *", "Europe/Paris")
+    assert datetime.fromtimestamp(paris(winter), UTC).hour == 2
+    assert datetime.fromtimestamp(paris(summer), UTC).hour == 1
+    assert datetime.fromtimestamp(cron_schedule("0 3 * * *", None)(winter), UTC).hour == 3  # unset: UTC
+    with pytest.raises(ValueError, match="TZ"):
+        cron_schedule("0 3 * * *", "Mars/Olympus_Mons")
 
 
 @pytest.mark.parametrize("expression", [None, "", "every sunday", "61 * * * *", "* * *"])

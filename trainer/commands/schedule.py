@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     command = args.job or default_job(os.environ)
-    next_due = never if args.once else cron_schedule(args.cron)
+    next_due = never if args.once else cron_schedule(args.cron, os.environ.get("TZ"))
     watch = pending_check(os.environ) if args.watch_s > 0 and not args.once else None
     scheduler = Scheduler(next_due, command, log=json_lines(sys.stdout), grace_s=args.grace,
                           max_runs=args.max_runs, watch=watch, watch_command=default_job(os.environ, "update"),
