@@ -168,3 +168,8 @@ def test_renaming_the_model_in_an_overlay_renames_it_everywhere(overlay, tmp_pat
     # and our overlays as shipped keep the one default name
     shipped = pod_spec(find(overlay, "Deployment", "tfserving"))["containers"][0]
     assert shipped["readinessProbe"]["httpGet"]["path"] == "/v1/models/faces/metadata"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_tfserving_runs_on_the_only_architecture_its_image_has(overlay):
+    assert pod_spec(find(overlay, "Deployment", "tfserving"))["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
