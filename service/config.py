@@ -40,6 +40,9 @@ class Config:
     host: str = "0.0.0.0"  # every interface: in a container, the only way to be reached
     port: int = 8000
     prometheus_multiproc_dir: Path | None = None
+    # Present: the service is stopping (k8s preStop writes it) and /readyz answers 503 while
+    # requests are still served, so that load balancers stop sending before SIGTERM arrives.
+    drain_file: Path = Path("/tmp/faceid-draining")
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -83,6 +86,7 @@ class Config:
             host=env.host("LISTEN_HOST", cls.host),
             port=env.number("PORT", cls.port, int, 1, 65535),
             prometheus_multiproc_dir=env.path("PROMETHEUS_MULTIPROC_DIR"),
+            drain_file=env.path("DRAIN_FILE") or cls.drain_file,
         )
 
 

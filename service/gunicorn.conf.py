@@ -47,6 +47,9 @@ def on_starting(server):
     for stale in directory.glob("*.db"):
         stale.unlink()
     server.log.info("prometheus multiprocess dir: %s", directory)
+    # A drain file left by the last stop (k8s keeps /tmp, an emptyDir, across container
+    # restarts) would keep this start unready for ever.
+    service_config.drain_file.unlink(missing_ok=True)
     # Imported now, not first inside child_exit: that runs in the master's SIGCHLD handler, and a
     # second worker exiting during that first import re-entered it and found the module half
     # initialised (ImportError and a traceback on every stop, seen on the quick start).

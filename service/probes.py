@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from service.errors import NotReady
 from service.runtime import runtime
 
 probes = Blueprint("probes", __name__)
@@ -17,8 +18,12 @@ def healthz():
 
 @probes.get("/readyz")
 def readyz():
-    """Model server reachable, model AVAILABLE, signature matching (else 503 problem+json)."""
+    """Model server reachable, model AVAILABLE, signature matching, not draining (else 503
+    problem+json)."""
     state = runtime()
+    if state.config.drain_file.exists():
+        raise NotReady(f"draining: the service is stopping ({state.config.drain_file} exists); "
+                       "requests are still answered")
     served = state.backend.check_ready()
     return {"status": "ready", "backend": state.config.backend, "model": served.describe()}
 

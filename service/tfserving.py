@@ -21,9 +21,32 @@ from service.errors import ModelServerError, ModelTimeout, ModelUnavailable, Not
 from service.signature import signature_problems
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# How the channel finds TF Serving again after a restart (docs/service.md, "Backends";
+# benchmarks/restart_benchmark.py measures it). gRPC's defaults (doc/connection-backoff.md) space
+# reconnect attempts 1 s, 1.6 s, 2.6 s, ... up to 120 s apart: a worker kept failing for 7.9 s
+# after TF Serving was back, and for longer the longer it had been away.
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    # First retry 0.1 s after a failed connect (gRPC's floor): a server that refused one
+    # connection during a brief blip is found again at once.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    # Attempts at most 0.5 s apart (+-20% jitter): a worker is connected again at most ~0.6 s after
+    # TF Serving opens its port (goal: 2 s). While it is away each worker tries twice a second,
+    # one refused TCP connect each: nothing for TF Serving or the network.
+    ("grpc.max_reconnect_backoff_ms", 500),
+    # Despite its name, the connect timeout (gRPC's default 20 s). Calls wait for the first
+    # connection after a lost one; to a peer that neither accepts nor refuses (a node gone) they
+    # would wait until their deadline, 504s. 1 s is ample for a TCP and HTTP/2 handshake on a
+    # cluster network, even to a busy TF Serving, and the next attempt may reach a live replica.
+    ("grpc.min_reconnect_backoff_ms", 1000),
+    # Keepalive pings no more often than TF Serving's gRPC server accepts by default (5 min; more
+    # often, it answers GOAWAY too_many_pings), only while calls are in flight. Turning keepalive
+    # on also sets TCP_USER_TIMEOUT to keepalive_timeout_ms on the connection: data unacknowledged
+    # for 20 s (a peer that vanished without a FIN or RST) closes it and the channel reconnects,
+    # where TCP alone would retransmit for ~15 min, every call meanwhile a 504.
+    ("grpc.keepalive_time_ms", 300_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
 ]
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
@@ -139,7 +162,11 @@ class TFServingBackend:
 
     def _call(self, method, request):
         try:
-            return method(request, timeout=self._config.tfserving_timeout_s)
+            # Fail fast (gRPC's default, said here because the 503s depend on it): while the channel
+            # is in TRANSIENT_FAILURE (a connect failed; it retries in the background) a call fails at
+            # once with UNAVAILABLE (503 + Retry-After), where wait_for_ready would hold it until its
+            # deadline (504 after TFSERVING_TIMEOUT_S).
+            return method(request, timeout=self._config.tfserving_timeout_s, wait_for_ready=False)
         except grpc.RpcError as exc:
             code = exc.code()
             self._metrics.model_server_errors.labels(code.name).inc()

@@ -175,3 +175,16 @@ def test_renaming_the_model_in_an_overlay_renames_it_everywhere(overlay, tmp_pat
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_tfserving_runs_on_the_only_architecture_its_image_has(overlay):
     assert pod_spec(find(overlay, "Deployment", "tfserving"))["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_pods_drain_before_sigterm(overlay):
+    """preStop writes the file /readyz reads (service.config.Config.drain_file) and waits; the grace
+    period outlasts it plus gunicorn's graceful_timeout."""
+    from service.config import Config
+
+    spec = pod_spec(find(overlay, "Deployment", "faceid-service"))
+    (container,) = spec["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert f"touch {Config.drain_file}" in command[-1] and "sleep 10" in command[-1]
+    assert spec["terminationGracePeriodSeconds"] >= 10 + 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import grpc
@@ -21,6 +22,10 @@ AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
 END = get_model_status_pb2.ModelVersionStatus.END
 
 pytestmark = pytest.mark.data
+
+# Long enough for gRPC's default reconnect backoff to have grown past the 2 s goal: its attempts
+# come 0, 1, 2.6, 5.2, 9.3 s after the first failure, so one back at 6 s waits ~3 s for the next.
+AWAY_S = 6.0
 
 
 def predict(client, photo: bytes):
@@ -79,11 +84,24 @@ def test_model_server_down_is_503_with_retry_after(make_app, tfserving_config, p
 
 
 def test_model_server_stopping_and_coming_back(tfs_client, standin, photos):
+    """Away: every answer a 503 with Retry-After within 0.5 s. Back: answers again within 2 s, though
+    away long enough (AWAY_S) for gRPC's default backoff to have spaced its attempts ~4 s apart."""
     assert predict(tfs_client, photos["one"]).status_code == 200
     standin.stop()
-    assert predict(tfs_client, photos["one"]).status_code == 503
-    standin.start()
-    assert wait_for(lambda: predict(tfs_client, photos["one"]).status_code == 200)
+    away = []
+    stopped = time.monotonic()
+    while time.monotonic() - stopped < AWAY_S:
+        began = time.monotonic()
+        response = predict(tfs_client, photos["one"])
+        away.append((response.status_code, int(response.headers.get("Retry-After", 0)), time.monotonic() - began))
+        time.sleep(0.1)
+    assert {(status, retry_after > 0) for status, retry_after, _ in away} == {(503, True)}
+    assert max(seconds for _, _, seconds in away) <= 0.5
+    standin.start()  # the same port; the versions stay loaded, so it answers at once
+    back = time.monotonic()
+    wait_for(lambda: predict(tfs_client, photos["one"]).status_code == 200, timeout=10, interval=0.05)
+    recovered_s = time.monotonic() - back
+    assert recovered_s <= 2.0
 
 
 def test_deadline_is_504(make_app, tfserving_config, standin, photos, metric):
