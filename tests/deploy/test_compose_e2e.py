@@ -26,7 +26,7 @@ def test_compose_flow_end_to_end(tmp_path):
                                   f"{done.stderr[-6000:]}\n{done.stdout[-3000:]}")
     figures = json.loads(results.read_text())
     assert figures["load"]["failed"] == 0 and figures["load"]["requests"] > 0
-    assert figures["load"]["version_2_after_publish_s"] <= 15
+    assert figures["load"]["new_version_after_publish_s"] <= 15
     assert figures["prometheus"]["predict_requests_counted"] == figures["requests_sent"]
     assert figures["scheduled_run"]["outcome"] in ("published", "refused")
     assert figures["restart"]["version"] >= 2
