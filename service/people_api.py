@@ -14,19 +14,26 @@ from service.runtime import runtime
 from service.screening import media_type
 from service.uploads import read_box, read_image, read_person
 
-people_api = Blueprint("people_api", __name__, url_prefix="/v1")
 
 
-@people_api.before_request
-def _authorize() -> None:
-    authorize(request, runtime().config)
+def guarded(blueprint: Blueprint) -> Blueprint:
+    """The people and trainer routes' two hooks: every request authorized (reads any key, changes
+    an admin key with enrolment on), every change counted by operation and outcome."""
+
+    @blueprint.before_request
+    def _authorize() -> None:
+        authorize(request, runtime().config)
+
+    @blueprint.after_request
+    def _count(response: Response) -> Response:
+        if request.method not in READ_METHODS:
+            runtime().metrics.count_people_write(request.endpoint.rpartition(".")[2], response)
+        return response
+
+    return blueprint
 
 
-@people_api.after_request
-def _count(response: Response) -> Response:
-    if request.method not in READ_METHODS:
-        runtime().metrics.count_people_write(request.endpoint.rpartition(".")[2], response)
-    return response
+people_api = guarded(Blueprint("people_api", __name__, url_prefix="/v1"))
 
 
 @people_api.get("/people")

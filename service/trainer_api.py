@@ -8,27 +8,15 @@ import logging
 import time
 from pathlib import Path
 
-from flask import Blueprint, Response, request
+from flask import Blueprint
 
 from facecore.datafolder import TRAINER_STATUS_FILE
-from service.auth import READ_METHODS, authorize
+from service.people_api import guarded
 from service.runtime import runtime
 
 log = logging.getLogger(__name__)
 
-trainer_api = Blueprint("trainer_api", __name__, url_prefix="/v1/trainer")
-
-
-@trainer_api.before_request
-def _authorize() -> None:
-    authorize(request, runtime().config)
-
-
-@trainer_api.after_request
-def _count(response: Response) -> Response:
-    if request.method not in READ_METHODS:
-        runtime().metrics.count_people_write(request.endpoint.rpartition(".")[2], response)
-    return response
+trainer_api = guarded(Blueprint("trainer_api", __name__, url_prefix="/v1/trainer"))
 
 
 @trainer_api.get("")

@@ -1,16 +1,7 @@
 // "wrong?" on a face line of an answer: say who the face really is (someone listed, a new name,
 // or nobody I know); the photo and that face's box go to POST /v1/corrections.
 import { write } from "./admin.js";
-import { knownNames, loadPeople } from "./people.js";
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
+import { element, knownNames, loadPeople } from "./people.js";
 
 function option(text, choice, value = text) {
   const item = new Option(text, value);

@@ -34,7 +34,7 @@ export async function loadPeople() {
   return people;
 }
 
-function element(tag, className, text) {
+export function element(tag, className, text) {
   const node = document.createElement(tag);
   node.className = className;
   if (text !== undefined) {
