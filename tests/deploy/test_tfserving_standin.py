@@ -22,23 +22,30 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2, get_model_status_pb2, model_pb2, model_service_pb2_grpc, predict_pb2,
     prediction_log_pb2, prediction_service_pb2_grpc,
 )
 
 from exported_models import BadSignatures, copy_version, publish, tiny_model, tiny_info
-from processes import REPO, SUPPORT, TFSERVING_CONFIGS, free_port, wait_for
+from facecore.modelinfo import METADATA_SIGNATURE, MODEL_INFO_KEY, info_from_output, metadata_inputs
+from facecore.tensors import to_array
+from processes import REPO, SUPPORT, TFSERVING_CONFIGS, deployed_batching, free_port, poll_flag, wait_for
 from tfserving_standin import configs
+from tfserving_standin.__main__ import batching_from_flags, retries_from_flags
+from tfserving_standin.__main__ import main as standin_main
 from tfserving_standin.batching import DEFAULT_MAX_BATCH_SIZE, Batching
 from tfserving_standin.errors import ServingError
-from tfserving_standin.flags import parse_flags
+from tfserving_standin.flags import channel_arguments, parse_flags, poll_seconds
+from tfserving_standin.metadata import model_metadata
 from tfserving_standin.metrics import Metrics
 from tfserving_standin.predict import predict
-from tfserving_standin.rest import error_json, model_status_json
-from tfserving_standin.servable import load_servable
+from tfserving_standin.rest import error_json, get_json
+from tfserving_standin.servable import Servable, load_servable
 from tfserving_standin.server import StandIn, StartError
-from tfserving_standin.versions import ModelVersions, parse_version, versions_in
+from tfserving_standin.tensors import output_proto
+from tfserving_standin.versions import TF_SERVING_RETRIES, LoadRetries, ModelVersions, parse_version, versions_in
 from tfserving_standin.warmup import WARMUP_PATH, warm_up
 
 State = get_model_status_pb2.ModelVersionStatus
@@ -338,13 +345,13 @@ def two_versions(tmp_path) -> ModelVersions:
 
 
 def test_rest_status_json_is_tf_servings(two_versions, tmp_path):
-    text = model_status_json(two_versions, "/v1/models/faces")
+    text = get_json(two_versions, "/v1/models/faces")
     assert text.startswith('{\n "model_version_status": [\n  {\n   "version": "2",\n   "state": "END",')
     assert json.loads(text) == {"model_version_status": [
         {"version": "2", "state": "END",
          "status": {"error_code": "NOT_FOUND", "error_message": f"{NO_PB}\nSpecified file path: {tmp_path / '2'}"}},
         {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
-    one = json.loads(model_status_json(two_versions, "/v1/models/faces/versions/1"))
+    one = json.loads(get_json(two_versions, "/v1/models/faces/versions/1"))
     assert [s["version"] for s in one["model_version_status"]] == ["1"]
 
 
@@ -353,10 +360,16 @@ def test_rest_status_json_is_tf_servings(two_versions, tmp_path):
     ("/v1/models/foo", 404, "Could not find any versions of model foo"),
     ("/v1/models", 400, "Missing model name in request."),
     ("/v1/models/faces:predict", 400, "Malformed request: GET /v1/models/faces:predict"),
+    ("/v1/models/foo/metadata", 404, "Servable not found for request: Latest(foo)"),
+    ("/v1/models/faces/versions/7/metadata", 404, "Servable not found for request: Specific(faces, 7)"),
+    ("/v1/models/faces/labels/stable/metadata", 400, "Unrecognized servable version label: stable"),
+    ("/v1/models/faces/versions/99999999999999999999/metadata", 400,
+     "Failed to convert version: 99999999999999999999 to numeric."),
+    ("/v1/models/faces/metadata/x", 400, "Malformed request: GET /v1/models/faces/metadata/x"),
 ])
-def test_rest_status_errors(two_versions, path, code, error):
+def test_rest_errors(one_version, path, code, error):
     with pytest.raises(ServingError) as caught:
-        model_status_json(two_versions, path)
+        get_json(one_version, path)
     assert caught.value.http_status == code
     assert json.loads(error_json(caught.value)) == {"error": error}
     assert error_json(caught.value).startswith('{ "error": ')
@@ -385,15 +398,21 @@ def test_metrics_text_is_tf_servings():
 def test_flags_have_tf_servings_names_and_defaults():
     args = parse_flags(["--port=9000", "--enable_batching=true", "--model_base_path=/m"])
     assert (args.port, args.enable_batching, args.model_base_path) == (9000, True, "/m")
-    assert (args.rest_api_port, args.file_system_poll_wait_seconds, args.enable_model_warmup) == (0, 1.0, True)
+    assert (args.rest_api_port, args.file_system_poll_wait_seconds, args.enable_model_warmup) == (0, 1, True)
+    assert (args.max_num_load_retries, args.load_retry_interval_micros) == (5, 60_000_000)  # server.h
     assert parse_flags(["--enable_model_warmup=false"]).enable_model_warmup is False
 
 
-@pytest.mark.parametrize("argv", [["--no_such_flag=1"], ["--enable_batching=maybe"], ["--por=8500"]])
-def test_bad_flags_exit_with_an_error(argv, capsys):
+@pytest.mark.parametrize("argv, error", [
+    (["--no_such_flag=1"], "unrecognized arguments"), (["--por=8500"], "unrecognized arguments"),
+    (["--port", "8500"], "unknown argument: --port"), (["8500"], "unknown argument: 8500"),
+])
+def test_flags_tf_serving_would_not_read_are_refused(argv, error, capsys):
+    # Stricter than main.cc, which prints "unknown argument" and starts: the stand-in refuses what
+    # it does not copy, so that no flag of a deployment file is silently ignored by it.
     with pytest.raises(SystemExit) as caught:
         parse_flags(argv)
-    assert caught.value.code == 2 and "error" in capsys.readouterr().err
+    assert caught.value.code == 255 and error in capsys.readouterr().err
 
 
 def test_model_config_file_names_the_model():
@@ -418,6 +437,231 @@ def test_first_version_failing_stops_start_up(tmp_path):
                                  f"due to error: NOT_FOUND: {NO_PB}\nSpecified file path: {tmp_path / '1'}}}, }}")
     assert server.port is None
     server.stop()
+
+
+# ---- issue #21: load retries (loader_harness.cc Load, util/retrier.cc Retry) -----------------------
+
+
+class FlakyLoader(FakeLoader):
+    """Fails every version's first `failures` loads, then loads it."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def __call__(self, path: Path, version: int):
+        self.failing = {version} if len(self.calls) < self.failures else set()
+        return super().__call__(path, version)
+
+
+def test_a_failed_load_is_retried_while_loading_then_serves(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="tfserving_standin")
+    loader = FlakyLoader(failures=2)
+    versions = ModelVersions("faces", folders(tmp_path, "1"), loader, LoadRetries(5, 0.1))
+    states = []
+    loader.during_load = lambda version: states.append(versions.statuses(spec())[0].state)
+    started = time.monotonic()
+    versions.poll()
+    assert time.monotonic() - started >= 0.2  # two waits of load_retry_interval
+    assert states == [State.LOADING] * 3 and len(loader.calls) == 3
+    assert versions.find(spec()) == "servable 1"
+    assert "Loading servable: {name: faces version: 1} failed: NOT_FOUND: " in caplog.text
+    assert "Retrying of Loading servable: {name: faces version: 1} retry: 2" in caplog.text
+
+
+def test_retries_end_after_max_num_load_retries_with_the_last_error(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="tfserving_standin")
+    loader = FakeLoader(failing={1})
+    versions = ModelVersions("faces", folders(tmp_path, "1"), loader, LoadRetries(2, -1))  # negative: no wait
+    versions.poll()
+    versions.poll()  # a version that failed all its tries is not tried again while it stays aspired
+    assert len(loader.calls) == 3
+    (failed,) = versions.statuses(spec())
+    assert (failed.state, failed.status.error_code) == (State.END, grpc.StatusCode.NOT_FOUND.value[0])
+    assert "Retrying of Loading servable: {name: faces version: 1} exhausted max_num_load_retries: 2" in caplog.text
+
+
+def test_a_newer_version_waits_for_the_retries(tmp_path):
+    # After start-up TF Serving loads in the manager's own thread (num_load_threads 0): the newer
+    # version is seen only once the retries of the failing one are over.
+    loader = FakeLoader(failing={2})
+    versions = ModelVersions("faces", folders(tmp_path, "1"), loader, LoadRetries(2, 0.05))
+    versions.poll()
+    loader.during_load = lambda version: folders(tmp_path, "3")
+    folders(tmp_path, "2")
+    versions.poll()
+    assert [version for _, version in loader.calls] == [1, 2, 2, 2]
+    versions.poll()
+    assert versions.find(spec()) == "servable 3"
+
+
+def test_retries_default_to_tf_servings_on_the_command_line_and_to_none_in_process(tmp_path):
+    assert retries_from_flags(parse_flags([])) == TF_SERVING_RETRIES == LoadRetries(5, 60.0)
+    flags = parse_flags(["--max_num_load_retries=1", "--load_retry_interval_micros=250000"])
+    assert retries_from_flags(flags) == LoadRetries(1, 0.25)
+    assert StandIn("faces", tmp_path).versions.retries == LoadRetries(0, 0.0)
+
+
+# ---- issue #21: Predict outputs in typed fields (predict_util.cc PostProcessPredictionResult) -----
+
+
+@pytest.mark.parametrize("value, field", [
+    (np.arange(6, dtype=np.float32).reshape(2, 3), "float_val"), (np.array([0.5, 2.0]), "double_val"),
+    (np.array([3, 4], np.int32), "int_val"), (np.array([[3, 4]], np.int64), "int64_val"),
+    (np.array([True, False]), "bool_val"), (np.array([b"a", b"b" * 300]), "string_val"),
+    (np.array([1.5, -2.0], np.float16), "half_val"), (np.float32(7.0), "float_val"),
+])
+def test_outputs_are_written_in_typed_fields(value, field):
+    proto = output_proto(value)
+    assert proto.tensor_content == b"" and len(getattr(proto, field)) == np.size(value)  # every value, none repeated
+    assert [d.size for d in proto.tensor_shape.dim] == list(np.shape(value))
+    # Tensor::FromProto, TensorFlow's C++ reader, reads back the same tensor.
+    np.testing.assert_array_equal(tf.io.parse_tensor(proto.SerializeToString(), proto.dtype).numpy(), value)
+    content = output_proto(value, as_content=True)  # --enable_serialization_as_tensor_content
+    assert content.tensor_content != b"" and len(getattr(content, field)) == 0
+    np.testing.assert_array_equal(tf.io.parse_tensor(content.SerializeToString(), content.dtype).numpy(), value)
+
+
+def test_the_service_decodes_typed_fields():
+    probabilities = np.array([[0.25, 0.75], [1.0, 0.0]], np.float32)
+    np.testing.assert_array_equal(to_array(output_proto(probabilities)), probabilities)
+    assert to_array(output_proto(np.array([b'{"a": 1}']))).tolist() == [b'{"a": 1}']
+    np.testing.assert_array_equal(to_array(output_proto(probabilities, as_content=True)), probabilities)
+
+
+# ---- issue #21: REST model metadata (http_rest_api_handler.cc ProcessModelMetadataRequest) --------
+
+
+def signature_def() -> meta_graph_pb2.SignatureDef:
+    shape = tf.TensorShape([None, 64, 64, 1]).as_proto()
+    return meta_graph_pb2.SignatureDef(
+        method_name="tensorflow/serving/predict",
+        inputs={"faces": meta_graph_pb2.TensorInfo(name="serving_default_faces:0", dtype=1, tensor_shape=shape)},
+        outputs={"probabilities": meta_graph_pb2.TensorInfo(name="StatefulPartitionedCall:0", dtype=1,
+                                                            tensor_shape=tf.TensorShape([None, 3]).as_proto())})
+
+
+@pytest.fixture
+def one_version(tmp_path) -> ModelVersions:
+    """faces version 1 AVAILABLE, with one `serving_default` signature."""
+    versions = ModelVersions("faces", folders(tmp_path, "1"),
+                             lambda path, version: Servable(version, None, {"serving_default": signature_def()}))
+    versions.poll()
+    return versions
+
+
+def test_rest_metadata_json_is_tf_servings(one_version):
+    text = get_json(one_version, "/v1/models/faces/metadata")
+    assert text.startswith('{\n"model_spec":{\n "name": "faces",\n "version": "1",\n "signature_name": ""\n},\n'
+                           '"metadata": {"signature_def": {\n "signature_def": {\n  "serving_default": {')
+    body = json.loads(text)
+    assert body["model_spec"] == {"name": "faces", "version": "1", "signature_name": ""}
+    served = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert served["method_name"] == "tensorflow/serving/predict"  # proto field names, not camelCase
+    assert served["inputs"]["faces"]["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in served["inputs"]["faces"]["tensor_shape"]["dim"]] == ["-1", "64", "64", "1"]
+    assert get_json(one_version, "/v1/models/faces/versions/1/metadata") == text
+    assert get_json(one_version, "/V1/MODELS/faces/METADATA").startswith('{\n "model_version_status"')
+
+
+@pytest.mark.parametrize("fields, message", [
+    ([], "GetModelMetadataRequest must specify at least one metadata_field"),
+    (["signature_def", "tags"], "Metadata field tags is not supported"),
+])
+def test_metadata_fields_are_checked_before_the_model(one_version, fields, message):
+    unknown_model = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec("cats"), metadata_field=fields)
+    with raises(INVALID, message):
+        model_metadata(one_version, unknown_model)
+
+
+# ---- issue #21: flags as TF Serving parses and refuses them (main.cc, server.cc) ------------------
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("file_system_poll_wait_seconds", "0.5"), ("file_system_poll_wait_seconds", "1e3"),
+    ("file_system_poll_wait_seconds", "10 "), ("port", "99999999999"), ("load_retry_interval_micros", "1.5"),
+    ("enable_batching", "maybe"),
+])
+def test_values_tensorflows_flag_parser_cannot_read_stop_the_server(flag, value, capsys):
+    with pytest.raises(SystemExit) as caught:
+        parse_flags([f"--{flag}={value}"])
+    assert caught.value.code == 255  # main.cc: usage, then return -1
+    assert f"Couldn't interpret value {value} for flag {flag}." in capsys.readouterr().err
+
+
+def test_whole_number_flags_read_as_sscanf_reads_them():
+    assert parse_flags(["--file_system_poll_wait_seconds= 10"]).file_system_poll_wait_seconds == 10
+    assert parse_flags(["--file_system_poll_wait_seconds=-1"]).file_system_poll_wait_seconds == -1
+    assert parse_flags(["--max_num_load_retries=+3"]).max_num_load_retries == 3
+
+
+def test_standin_poll_ms_is_the_only_way_to_poll_faster_than_a_second():
+    assert poll_seconds(parse_flags(["--file_system_poll_wait_seconds=10"])) == 10
+    assert poll_seconds(parse_flags(["--file_system_poll_wait_seconds=10", "--standin_poll_ms=50"])) == 0.05
+    assert poll_flag(0.2) == "--standin_poll_ms=200" and poll_flag(10.0) == "--file_system_poll_wait_seconds=10"
+
+
+@pytest.mark.parametrize("flags, error", [
+    ([f"--batching_parameters_file={TFSERVING_CONFIGS / 'batching.config'}"],
+     "INVALID_ARGUMENT: server_options.batching_parameters_file is set without setting "
+     "server_options.enable_batching to true."),
+    (["--enable_batching=false", f"--batching_parameters_file={TFSERVING_CONFIGS / 'batching.config'}"],
+     "INVALID_ARGUMENT: server_options.batching_parameters_file is set without setting "
+     "server_options.enable_batching to true."),
+    (["--grpc_channel_arguments=grpc.max_connection_age_ms"],
+     "INVALID_ARGUMENT: --grpc_channel_arguments: 'grpc.max_connection_age_ms' is not key=value"),
+])
+def test_flags_that_stop_start_up(tmp_path, flags, error, capsys):
+    assert standin_main([f"--model_base_path={tmp_path}", *flags]) == 255
+    assert capsys.readouterr().out == f"Failed to start server. Error: {error}\n"
+
+
+def test_batching_parameters_file_needs_enable_batching():
+    deployed = f"--batching_parameters_file={TFSERVING_CONFIGS / 'batching.config'}"
+    assert batching_from_flags(parse_flags(["--enable_batching", deployed])) == deployed_batching()
+    assert batching_from_flags(parse_flags(["--enable_batching"])) == Batching()
+    assert batching_from_flags(parse_flags([])) is None
+
+
+def test_batching_parameters_accept_large_batch_splitting():
+    def parsed(text: str) -> Batching:
+        return Batching.from_parameters(configs.parse_config(text, configs.BATCHING_PARAMETERS))
+
+    splitting = "max_batch_size { value: 128 } enable_large_batch_splitting { value: true } "
+    assert parsed(splitting + "max_execution_batch_size { value: 64 }") == Batching(128, 64)
+    assert parsed(splitting) == Batching(128, 128)  # GetQueueOptions: max_batch_size's value
+    assert parsed("max_batch_size { value: 128 } max_execution_batch_size { value: 64 }") == Batching(128)
+    parsed(splitting + "max_execution_batch_size { value: 64 }").check_queue()
+    with raises(INVALID, "Task size 129 is larger than maximum input batch size 128"):  # splitting or not
+        Batching(128, 64).check_inputs([[129]])
+
+
+def test_large_batch_splitting_refuses_an_execution_batch_above_the_input_limit():
+    with raises(INVALID, "When enable_large_batch_splitting is true, input_batch_size_limit must be greater "
+                         "than or equal to max_execution_batch_size.164128"):
+        Batching(64, 128).check_queue()
+
+
+# ---- issue #21: --grpc_channel_arguments (server.cc parseGrpcChannelArgs) ---------------------------
+
+
+@pytest.mark.parametrize("text, arguments", [
+    ("", []),
+    ("grpc.max_connection_age_ms=30000", [("grpc.max_connection_age_ms", 30000)]),
+    ("grpc.max_connection_age_ms=1000,grpc.max_connection_age_grace_ms= 500 ",
+     [("grpc.max_connection_age_ms", 1000), ("grpc.max_connection_age_grace_ms", 500)]),
+    ("grpc.primary_user_agent=faces", [("grpc.primary_user_agent", "faces")]),
+    ("a=99999999999", [("a", "99999999999")]),  # not an int32: passed as a string
+    ("a=1=2", [("a", 1)]),  # what follows a second "=" is dropped
+])
+def test_grpc_channel_arguments_parse_like_server_cc(text, arguments):
+    assert channel_arguments(text) == arguments
+
+
+@pytest.mark.parametrize("text", ["a", "a=1,,b=2", "a=1,"])
+def test_grpc_channel_arguments_without_a_value_are_refused(text):
+    with pytest.raises(ValueError, match="is not key=value"):
+        channel_arguments(text)
 
 
 # ---- with real SavedModels and servers (slow) ---------------------------------------------------------------
@@ -540,13 +784,121 @@ def test_restart_rebinds_the_same_ports(exported, tmp_path):
         server.stop()
 
 
+@pytest.mark.slow
+def test_ports_stay_closed_while_the_first_version_is_retried(exported, tmp_path, caplog):
+    # TF Serving retries a version whose files are not all there yet; ServerCore::Create waits.
+    base, port = tmp_path / "faces", free_port()
+    folders(base, "1")  # no saved_model.pb yet
+    server = StandIn("faces", base, poll_s=0.05, wait_for_version=True, retries=LoadRetries(5, 0.5))
+    started = threading.Thread(target=server.start, args=(port,), daemon=True)
+    started.start()
+    try:
+        wait_for(lambda: "Loading servable: {name: faces version: 1} failed: NOT_FOUND" in caplog.text)
+        assert not port_open(port)
+        assert [(s.version, s.state) for s in server.versions.statuses(spec())] == [(1, State.LOADING)]
+        shutil.copytree(exported, base / "1", dirs_exist_ok=True)
+        started.join(60)
+        assert port_open(port)
+        assert [(s.version, s.state) for s in server.versions.statuses(spec())] == [(1, State.AVAILABLE)]
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_large_batch_splitting_above_the_input_limit_fails_the_load(exported, tmp_path):
+    copy_version(exported, tmp_path, 1)
+    server = StandIn("faces", tmp_path, poll_s=0, batching=Batching(64, 128))
+    server.start()
+    server.stop()
+    assert server.versions.first_load.error.message.startswith("When enable_large_batch_splitting is true")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("as_content", [False, True])
+def test_grpc_predict_answers_in_the_fields_the_service_decodes(exported, tmp_path, as_content):
+    copy_version(exported, tmp_path, 1)
+    with StandIn("faces", tmp_path, poll_s=0, as_content=as_content) as server, \
+            grpc.insecure_channel(server.address) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        outputs = stub.Predict(request(faces=faces(2)), timeout=10).outputs
+        info = stub.Predict(request(METADATA_SIGNATURE, **metadata_inputs()), timeout=10).outputs[MODEL_INFO_KEY]
+    for proto in outputs.values():
+        assert bool(proto.tensor_content) == as_content and bool(proto.float_val) != as_content
+        np.testing.assert_array_equal(to_array(proto), tf.make_ndarray(proto))
+    assert outputs["probabilities"].tensor_shape.dim[0].size == 2
+    if not as_content:  # strings in tensor_content (EncodeStringList) are beyond facecore's to_array
+        assert info_from_output(to_array(info)).class_names == ("alice", "bob", "carol")
+
+
+@pytest.mark.slow
+def test_rest_metadata_answers_once_a_version_is_available(exported, tmp_path):
+    # The k8s readiness probe: GET /v1/models/<name>/metadata fails until a version serves.
+    server = StandIn("faces", tmp_path, poll_s=0.05).start(rest_port=0)
+    try:
+        status, content_type, body = http_get(f"{server.rest_url}/v1/models/faces/metadata")
+        assert (status, content_type) == (404, "application/json")
+        assert json.loads(body) == {"error": "Servable not found for request: Latest(faces)"}
+        copy_version(exported, tmp_path, 1)
+        wait_for(lambda: http_get(f"{server.rest_url}/v1/models/faces/metadata")[0] == 200)
+        body = json.loads(http_get(f"{server.rest_url}/v1/models/faces/versions/1/metadata")[2])
+    finally:
+        server.stop()
+    assert body["model_spec"]["version"] == "1"
+    assert set(body["metadata"]["signature_def"]["signature_def"]) >= {"serving_default", METADATA_SIGNATURE}
+
+
+class Connectivity:
+    """A channel's connectivity states, in order."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.states: list[grpc.ChannelConnectivity] = []
+        channel.subscribe(self.states.append, try_to_connect=True)
+
+    def count(self, state: grpc.ChannelConnectivity) -> int:
+        return self.states.count(state)
+
+
+@pytest.mark.slow
+def test_max_connection_age_closes_connections_and_calls_go_on(exported, tmp_path):
+    # --grpc_channel_arguments=grpc.max_connection_age_ms=1000: the server sends GOAWAY after ~1 s
+    # (±10% jitter); the client reconnects, so a client with round_robin re-resolves and finds new replicas.
+    copy_version(exported, tmp_path, 1)
+    arguments = channel_arguments("grpc.max_connection_age_ms=1000")
+    with StandIn("faces", tmp_path, poll_s=0, channel_arguments=arguments) as server, \
+            grpc.insecure_channel(server.address) as channel:
+        seen = Connectivity(channel)
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        status = get_model_status_pb2.GetModelStatusRequest(model_spec=spec())
+        calls, deadline = 0, time.monotonic() + 3.5
+        while time.monotonic() < deadline:
+            stub.GetModelStatus(status, timeout=5)  # raises if any call fails
+            calls += 1
+            time.sleep(0.02)
+    ready = grpc.ChannelConnectivity.READY
+    assert calls > 50 and seen.count(ready) >= 3, seen.states  # the first connection and at least two more
+    assert grpc.ChannelConnectivity.IDLE in seen.states[seen.states.index(ready):]  # closed by the server
+
+
+@pytest.mark.slow
+def test_without_max_connection_age_one_connection_serves_every_call(exported, tmp_path):
+    copy_version(exported, tmp_path, 1)
+    with StandIn("faces", tmp_path, poll_s=0) as server, grpc.insecure_channel(server.address) as channel:
+        seen = Connectivity(channel)
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            stub.GetModelStatus(get_model_status_pb2.GetModelStatusRequest(model_spec=spec()), timeout=5)
+            time.sleep(0.02)
+    assert seen.count(grpc.ChannelConnectivity.READY) == 1, seen.states
+
+
 # ---- the command line, as a process (slow) --------------------------------------------------------------------
 
 
 def standin_command(base: Path, port: int, rest_port: int, *extra: str) -> list[str]:
     deploy = TFSERVING_CONFIGS
     return [sys.executable, "-m", "tfserving_standin", f"--port={port}", f"--rest_api_port={rest_port}",
-            "--model_name=faces", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.1",
+            "--model_name=faces", f"--model_base_path={base}", "--standin_poll_ms=100",
             f"--monitoring_config_file={deploy / 'monitoring.config'}", "--enable_batching=true",
             f"--batching_parameters_file={deploy / 'batching.config'}", "--tensorflow_intra_op_parallelism=1",
             "--tensorflow_inter_op_parallelism=1", *extra]
@@ -592,13 +944,29 @@ def check_serving(port: int, rest_port: int) -> None:
 
 
 @pytest.mark.slow
-def test_cli_exits_when_the_first_version_fails_to_load(tmp_path):
+def test_cli_retries_the_first_version_with_ports_closed_then_exits(tmp_path):
+    # loader_harness.cc Load() through util/retrier.cc Retry(); ServerCore::Create waits meanwhile,
+    # so main.cc has opened no port; the last error fails start-up (exit status 255).
     base = folders(tmp_path / "faces", "1")  # no saved_model.pb
     config = tmp_path / "models.config"
     config.write_text(f'model_config_list {{ config {{ name: "faces" base_path: "{base}" '
                       'model_platform: "tensorflow" } }')
-    command = standin_command(tmp_path / "ignored", free_port(), free_port(), f"--model_config_file={config}")
-    done = subprocess.run(command, cwd=tmp_path, env=standin_env(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 255, done.stderr[-2000:]
+    port, rest_port, log = free_port(), free_port(), tmp_path / "standin.log"
+    command = standin_command(tmp_path / "ignored", port, rest_port, f"--model_config_file={config}",
+                              "--max_num_load_retries=2", "--load_retry_interval_micros=1000000")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=tmp_path, env=standin_env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "failed: NOT_FOUND" in log.read_text(), timeout=90)
+        failed_at = time.monotonic()
+        assert not port_open(port) and not port_open(rest_port)
+        assert process.wait(60) == 255
+    finally:
+        process.kill()
+    text, servable = log.read_text(), "Loading servable: {name: faces version: 1}"
+    assert time.monotonic() - failed_at >= 1.5  # two waits of 1 s after the first failure
+    assert text.count(f"{servable} failed: NOT_FOUND: {NO_PB}") == 3
+    assert f"Retrying of {servable} retry: 2" in text
+    assert f"Retrying of {servable} exhausted max_num_load_retries: 2" in text
     assert ("Failed to start server. Error: UNKNOWN: 1 servable(s) did not become available: {{name: faces "
-            f"version: 1}} due to error: NOT_FOUND: {NO_PB}\nSpecified file path: {base / '1'}}}, }}") in done.stdout
+            f"version: 1}} due to error: NOT_FOUND: {NO_PB}\nSpecified file path: {base / '1'}}}, }}") in text

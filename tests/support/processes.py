@@ -123,6 +123,14 @@ def deployed_batching():
     return Batching.from_parameters(read_config(config, BATCHING_PARAMETERS))
 
 
+def poll_flag(poll_s: float) -> str:
+    """The stand-in's poll flag for `poll_s`: TF Serving's --file_system_poll_wait_seconds takes
+    whole seconds only, so a shorter or fractional interval goes in the stand-in-only --standin_poll_ms."""
+    if poll_s == int(poll_s) and poll_s >= 1:
+        return f"--file_system_poll_wait_seconds={int(poll_s)}"
+    return f"--standin_poll_ms={round(poll_s * 1000)}"
+
+
 class StandInProcess:
     """`python -m tfserving_standin` in its own process, with TF Serving's flags and this project's
     batching and monitoring configs, as TF Serving would run beside the service."""
@@ -132,7 +140,7 @@ class StandInProcess:
         tfserving = TFSERVING_CONFIGS
         self.command = [sys.executable, "-m", "tfserving_standin", f"--port={self.port}",
                         f"--rest_api_port={self.rest_port}", f"--model_name={model_name}",
-                        f"--model_base_path={base}", f"--file_system_poll_wait_seconds={poll_s}",
+                        f"--model_base_path={base}", poll_flag(poll_s),
                         f"--monitoring_config_file={tfserving / 'monitoring.config'}", "--enable_batching=true",
                         f"--batching_parameters_file={tfserving / 'batching.config'}"]
         support = str(SUPPORT)

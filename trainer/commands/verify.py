@@ -2,7 +2,9 @@
 
 The check the registry runs, in a fresh process, before a version is published or restored
 (trainer/publishing/servable.py): every signature under TF Serving's batching rules, and the
-version's warm-up requests replayed. Exit status 0 if it passes, 3 (refused) with the reason if not.
+version's warm-up requests replayed; then every signature run in a TensorFlow session, the way
+TF Serving runs it (trainer/publishing/loadcheck.py). Exit status 0 if it passes, 3 (refused)
+with the reason if not.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    from trainer.publishing.loadcheck import check_session
     from trainer.publishing.servable import MAX_BATCH_SIZE, check_version  # TensorFlow from here
 
     replayed = check_version(args.version, args.max_batch_size or MAX_BATCH_SIZE)
+    signatures = check_session(args.version)
     print(f"{args.version}: loads as TF Serving would; every signature batches; "
-          f"{replayed} warm-up requests replayed")
+          f"{replayed} warm-up requests replayed; {signatures} signatures run in a TensorFlow session")
     return 0

@@ -8,6 +8,12 @@ the check itself: every signature, the batching rules, the warm-up requests repl
 A fresh process, not this one: the trainer has the model in memory already, and the check must
 see only what is on disk, with none of this process's state (custom objects, strategies,
 GPU memory) to lean on.
+
+`check_session` is the second half of that check: servable.py runs the signatures through
+`tf.saved_model.load`'s functions, but TF Serving's SavedModelBundle loads the `serve` MetaGraph
+into a C++ session and feeds and fetches the tensors its SignatureDefs name; a version can pass
+the one and fail the other (a SignatureDef naming a tensor the graph lacks, an op only the
+functions' runtime has).
 """
 
 from __future__ import annotations
@@ -39,6 +45,45 @@ def check_in_fresh_process(version_dir: Path, timeout_s: float = CHECK_TIMEOUT_S
                           "nothing was published") from None
     if done.returncode != 0:
         raise NotServable(f"TF Serving would not load {version_dir}: {_reason(done.stderr)}; nothing was published")
+
+
+def check_session(version_dir: Path) -> int:
+    """Raise NotServable unless every signature of `version_dir` runs in a TensorFlow session on a
+    batch of zeros; the number of signatures run."""
+    import tensorflow as tf  # the trainer's CLI reaches this only in `verify`'s fresh process
+
+    from trainer.publishing.servable import INIT_OP_SIGNATURE, SERVE_TAG, _first_line
+
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        try:  # SavedModelBundle: load the MetaGraph, restore the variables, run the init op
+            meta_graph = tf.compat.v1.saved_model.loader.load(session, [SERVE_TAG], str(version_dir))
+        except (OSError, RuntimeError, ValueError, tf.errors.OpError) as exc:
+            raise NotServable(f"it does not load into a TensorFlow session as TF Serving loads it: "
+                              f"{_first_line(exc)}") from None
+        signatures = {name: signature for name, signature in meta_graph.signature_def.items()
+                      if name != INIT_OP_SIGNATURE}
+        for name, signature in signatures.items():
+            _run_in_session(session, name, signature)
+    return len(signatures)
+
+
+def _run_in_session(session, name: str, signature) -> None:
+    """Feed zeros to and fetch the tensors the SignatureDef names, as TF Serving's Predict does."""
+    import numpy as np
+    import tensorflow as tf
+
+    from trainer.publishing.servable import PROBE_BATCH, _dims, _first_line, _probe_shape
+
+    feeds = {}
+    for info in signature.inputs.values():
+        dtype = tf.dtypes.as_dtype(info.dtype)
+        shape = _probe_shape(_dims(info), PROBE_BATCH)
+        feeds[info.name] = np.full(shape, b"", object) if dtype == tf.string else np.zeros(shape, dtype.as_numpy_dtype)
+    try:
+        session.run({key: info.name for key, info in signature.outputs.items()}, feed_dict=feeds)
+    except (KeyError, TypeError, ValueError, tf.errors.OpError) as exc:
+        raise NotServable(f"signature {name!r} fails in a TensorFlow session (as TF Serving runs it) on a "
+                          f"batch of zeros: {_first_line(exc)}") from None
 
 
 def _environment() -> dict[str, str]:

@@ -2,9 +2,10 @@
 and the REST status and Prometheus endpoints, serving the SavedModels under `<base>/<version>/`.
 
 It is only worth what it copies: wherever TF Serving has a rule this system depends on (which
-folders are versions, loading the new version before unloading the old, warm-up, batching's
-checks, when the ports open, the REST answers), the stand-in enforces it too, each rule with a
-comment giving TF Serving's source. In process:
+folders are versions, loading the new version before unloading the old, load retries, warm-up,
+batching's checks, when the ports open, Predict outputs in typed fields, the REST status and
+metadata answers, which flags and values start the server, gRPC channel arguments), the
+stand-in enforces it too, each rule with a comment giving TF Serving's source. In process:
 
     from tfserving_standin import StandIn
     with StandIn("faces", models / "faces") as server: ...   # server.address

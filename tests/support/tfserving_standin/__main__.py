@@ -6,7 +6,9 @@
         --monitoring_config_file=k8s/base/tfserving/monitoring.config
 
 It binds 0.0.0.0 (it runs in a container) and, like tensorflow_model_server, opens its ports
-only once a version is AVAILABLE; if the first version fails to load it exits with status 255.
+only once a version is AVAILABLE; if the first version fails to load (after
+--max_num_load_retries retries, --load_retry_interval_micros apart) it exits with status 255.
+Tests poll with the stand-in-only --standin_poll_ms (TF Serving polls in whole seconds).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 from pathlib import Path
 
 from tfserving_standin import configs
-from tfserving_standin.flags import parse_flags
+from tfserving_standin.flags import channel_arguments, parse_flags, poll_seconds
 
 LOG_FORMAT = "%(asctime)s %(levelname).1s tfserving_standin] %(message)s"
 
@@ -46,6 +48,9 @@ def batching_from_flags(args: argparse.Namespace):
     from tfserving_standin.batching import Batching
 
     if not args.enable_batching:
+        if args.batching_parameters_file:  # server.cc, before any model loads
+            raise FlagError("INVALID_ARGUMENT: server_options.batching_parameters_file is set without setting "
+                            "server_options.enable_batching to true.")
         return None
     if not args.batching_parameters_file:
         return Batching()
@@ -76,14 +81,30 @@ def apply_threading(args: argparse.Namespace) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
 
 
+def retries_from_flags(args: argparse.Namespace):
+    """--max_num_load_retries and --load_retry_interval_micros."""
+    from tfserving_standin.versions import LoadRetries
+
+    return LoadRetries(args.max_num_load_retries, args.load_retry_interval_micros / 1e6)
+
+
+def channel_arguments_from_flags(args: argparse.Namespace) -> list:
+    try:
+        return channel_arguments(args.grpc_channel_arguments)
+    except ValueError as exc:
+        raise FlagError(f"INVALID_ARGUMENT: {exc}") from None
+
+
 def build_server(args: argparse.Namespace):
     """The StandIn the flags describe, waiting for a version and bound on every interface."""
     from tfserving_standin.server import StandIn
 
-    name, base = model_from_flags(args)
-    return StandIn(name, base, args.file_system_poll_wait_seconds, args.delay_s,
-                   batching=batching_from_flags(args), warmup=args.enable_model_warmup,
-                   metrics_path=metrics_path_from_flags(args), host="0.0.0.0", wait_for_version=True)
+    name, base = model_from_flags(args)  # server.cc reads the model config before the batching flags
+    return StandIn(name, base, poll_seconds(args), args.delay_s, batching=batching_from_flags(args),
+                   warmup=args.enable_model_warmup, metrics_path=metrics_path_from_flags(args), host="0.0.0.0",
+                   wait_for_version=True, retries=retries_from_flags(args),
+                   as_content=args.enable_serialization_as_tensor_content,
+                   channel_arguments=channel_arguments_from_flags(args))
 
 
 def serve_until_signalled(server) -> None:

@@ -23,16 +23,32 @@ DEFAULT_MAX_BATCH_SIZE = 1000
 
 @dataclass(frozen=True)
 class Batching:
-    """The batching parameters the checks need."""
+    """The batching parameters the checks need; max_execution_batch_size is None unless
+    enable_large_batch_splitting is on."""
 
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_execution_batch_size: int | None = None
 
     @classmethod
     def from_parameters(cls, parameters) -> "Batching":
-        """From a BatchingParameters message (configs.BATCHING_PARAMETERS)."""
-        if parameters.HasField("max_batch_size"):
-            return cls(parameters.max_batch_size.value)
-        return cls()
+        """From a BatchingParameters message (configs.BATCHING_PARAMETERS), as bundle_factory_util.h's
+        GetQueueOptions reads it."""
+        limit = parameters.max_batch_size.value if parameters.HasField("max_batch_size") else DEFAULT_MAX_BATCH_SIZE
+        if not parameters.enable_large_batch_splitting.value:
+            return cls(limit)
+        # Without max_execution_batch_size, max_batch_size's value (0 when that is unset too).
+        execution = (parameters.max_execution_batch_size if parameters.HasField("max_execution_batch_size")
+                     else parameters.max_batch_size).value
+        return cls(limit, execution)
+
+    def check_queue(self) -> None:
+        """SharedBatchScheduler::AddQueue's check, made when a version's session is wrapped for
+        batching: a failure fails that version's load."""
+        if self.max_execution_batch_size is not None and self.max_batch_size < self.max_execution_batch_size:
+            # errors::InvalidArgument concatenates its arguments as they are: the bool as 1, no spaces.
+            raise _invalid("When enable_large_batch_splitting is true, input_batch_size_limit must be greater "
+                           f"than or equal to max_execution_batch_size.1{self.max_batch_size}"
+                           f"{self.max_execution_batch_size}")
 
     def check_inputs(self, shapes: list[list[int]]) -> int:
         """The batch size of a Run() whose input tensors have `shapes`, or TF Serving's error."""

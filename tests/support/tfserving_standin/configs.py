@@ -4,7 +4,7 @@ MonitoringConfig.
 tensorflow-serving-api's wheel ships model_server_config_pb2 but not the other two, so their
 descriptors are declared here field for field (names and numbers) from TF Serving's
 tensorflow_serving/config/monitoring_config.proto and
-tensorflow_serving/servables/tensorflow/session_bundle_config.proto (BatchingParameters, fields 1-7).
+tensorflow_serving/servables/tensorflow/session_bundle_config.proto (BatchingParameters, fields 1-9).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ DEFAULT_PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 
 
 def _add_message(file_proto, name: str, *fields) -> None:
-    """Declare message `name`; `fields` are (name, type, type_name, label), numbered from 1."""
+    """Declare message `name`; `fields` are (number, name, type, type_name, label)."""
     from google.protobuf import descriptor_pb2
 
     optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
     added = file_proto.message_type.add(name=name)
-    for number, (field_name, kind, type_name, label) in enumerate(fields, start=1):
+    for number, field_name, kind, type_name, label in fields:
         added.field.add(name=field_name, number=number, type=kind, type_name=type_name, label=label or optional)
 
 
@@ -38,16 +38,18 @@ def _configs_file_proto():
         name="tfserving_standin/configs.proto", package="tensorflow.serving", syntax="proto3",
         dependency=["google/protobuf/wrappers.proto"])
     int64 = (field.TYPE_MESSAGE, ".google.protobuf.Int64Value", None)
-    _add_message(proto, "PrometheusConfig", ("enable", field.TYPE_BOOL, None, None),
-                 ("path", field.TYPE_STRING, None, None))
+    _add_message(proto, "PrometheusConfig", (1, "enable", field.TYPE_BOOL, None, None),
+                 (2, "path", field.TYPE_STRING, None, None))
     _add_message(proto, MONITORING_CONFIG,
-                 ("prometheus_config", field.TYPE_MESSAGE, ".tensorflow.serving.PrometheusConfig", None))
+                 (1, "prometheus_config", field.TYPE_MESSAGE, ".tensorflow.serving.PrometheusConfig", None))
     _add_message(proto, BATCHING_PARAMETERS,
-                 ("max_batch_size", *int64), ("batch_timeout_micros", *int64),
-                 ("max_enqueued_batches", *int64), ("num_batch_threads", *int64),
-                 ("thread_pool_name", field.TYPE_MESSAGE, ".google.protobuf.StringValue", None),
-                 ("allowed_batch_sizes", field.TYPE_INT64, None, field.LABEL_REPEATED),
-                 ("pad_variable_length_inputs", field.TYPE_BOOL, None, None))
+                 (1, "max_batch_size", *int64), (2, "batch_timeout_micros", *int64),
+                 (3, "max_enqueued_batches", *int64), (4, "num_batch_threads", *int64),
+                 (5, "thread_pool_name", field.TYPE_MESSAGE, ".google.protobuf.StringValue", None),
+                 (8, "enable_large_batch_splitting", field.TYPE_MESSAGE, ".google.protobuf.BoolValue", None),
+                 (9, "max_execution_batch_size", *int64),
+                 (6, "allowed_batch_sizes", field.TYPE_INT64, None, field.LABEL_REPEATED),
+                 (7, "pad_variable_length_inputs", field.TYPE_BOOL, None, None))
     return proto
 
 

@@ -9,12 +9,17 @@ from tensorflow_serving.apis import predict_pb2
 from tfserving_standin.batching import Batching
 from tfserving_standin.errors import ServingError
 from tfserving_standin.servable import Servable
+from tfserving_standin.tensors import output_proto
 
 DEFAULT_SIGNATURE = "serving_default"
 
 
-def predict(servable: Servable, request, batching: Batching | None = None):
-    """The PredictResponse of `request` on `servable`, or TF Serving's error (predict_util.cc)."""
+def predict(servable: Servable, request, batching: Batching | None = None, as_content: bool = False):
+    """The PredictResponse of `request` on `servable`, or TF Serving's error (predict_util.cc).
+
+    Outputs in typed fields, or in tensor_content with `as_content`
+    (--enable_serialization_as_tensor_content); see tfserving_standin.tensors.
+    """
     name, signature = _signature(servable, request.model_spec.signature_name)
     wanted = _wanted_outputs(request, signature)
     size = batching.check_inputs(_shapes(request)) if batching else None  # the session's Run() checks first
@@ -29,7 +34,7 @@ def predict(servable: Servable, request, batching: Batching | None = None):
     response.model_spec.version.value = servable.version
     response.model_spec.signature_name = name
     for key in wanted:
-        response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
+        response.outputs[key].CopyFrom(output_proto(outputs[key], as_content))
     return response
 
 

@@ -27,8 +27,6 @@ def load_servable(path: Path, version: int) -> Servable:
     """Load the SavedModel in `path`, or raise the ServingError TF Serving's load fails with."""
     path = Path(path)
     if not is_complete(path):  # the project's rule for a complete version is TF Serving's
-        # TF Serving retries this load 5 times, 60 s apart (max_num_load_retries,
-        # load_retry_interval_micros); the stand-in fails it at once, with the same status.
         raise ServingError(grpc.StatusCode.NOT_FOUND,
                            "Specified file path does not appear to contain a SavedModel bundle (should have "
                            f"a file called `{SAVED_MODEL_FILE}`)\nSpecified file path: {path}")

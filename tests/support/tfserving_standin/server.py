@@ -6,6 +6,7 @@ import logging
 import threading
 from concurrent import futures
 from pathlib import Path
+from typing import Sequence
 
 import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
@@ -17,11 +18,12 @@ from tfserving_standin.metrics import Metrics
 from tfserving_standin.predict import predict
 from tfserving_standin.rest import make_rest_server
 from tfserving_standin.servable import Servable, load_servable
-from tfserving_standin.versions import ModelVersions
+from tfserving_standin.versions import LoadRetries, ModelVersions
 from tfserving_standin.warmup import warm_up
 
 log = logging.getLogger("tfserving_standin")
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# server.cc: builder.SetMaxMessageSize(INT32_MAX), the receive limit; gRPC's send limit stays unlimited.
+MAX_RECEIVE_BYTES = 2**31 - 1
 
 
 class StartError(RuntimeError):
@@ -34,16 +36,21 @@ class StandIn:
     poll_s is --file_system_poll_wait_seconds: > 0 polls that often, 0 polls once at start,
     < 0 never polls. With wait_for_version, start() opens the ports only once a version is
     AVAILABLE, as tensorflow_model_server does; without it, at once (for in-process tests).
+    retries: a failed load's retries (in process, none by default; the command line has TF
+    Serving's 5, 60 s apart). as_content: --enable_serialization_as_tensor_content.
+    channel_arguments: --grpc_channel_arguments, as flags.channel_arguments reads them.
     """
 
     def __init__(self, model_name: str, base: Path, poll_s: float = 0.2, delay_s: float = 0.0, *,
                  batching: Batching | None = None, warmup: bool = True, metrics_path: str | None = None,
-                 host: str = "127.0.0.1", wait_for_version: bool = False) -> None:
-        self.versions = ModelVersions(model_name, base, self._load)
+                 host: str = "127.0.0.1", wait_for_version: bool = False, retries: LoadRetries = LoadRetries(),
+                 as_content: bool = False, channel_arguments: Sequence[tuple[str, int | str]] = ()) -> None:
+        self.versions = ModelVersions(model_name, base, self._load, retries)
         self.metrics = Metrics()
-        self.predictions = PredictionServicer(self.versions, self.metrics, batching, delay_s)
+        self.predictions = PredictionServicer(self.versions, self.metrics, batching, delay_s, as_content)
         self.batching, self.warmup, self.metrics_path = batching, warmup, metrics_path
         self.poll_s, self.host, self.wait_for_version = poll_s, host, wait_for_version
+        self.channel_arguments = list(channel_arguments)
         self.port: int | None = None
         self.rest_port: int | None = None
         self._stop = threading.Event()
@@ -61,6 +68,8 @@ class StandIn:
     def _load(self, path: Path, version: int) -> Servable:
         """Load a version and replay its warm-up requests through the Predict path."""
         servable = load_servable(path, version)
+        if self.batching:  # then the session is wrapped for batching, before warm-up
+            self.batching.check_queue()
         if self.warmup:
             warm_up(path, lambda request: predict(servable, request, self.batching))
         return servable
@@ -96,8 +105,7 @@ class StandIn:
             raise StartError(_not_available_message(self.versions.name, first.version, first.error))
 
     def _open_grpc(self, port: int) -> None:
-        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        options = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES), *self.channel_arguments]
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(self.predictions, self._grpc)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.versions), self._grpc)

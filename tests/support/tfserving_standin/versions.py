@@ -1,16 +1,16 @@
 """The versions of one model: which folders are versions, which one serves, and their states.
 
 Copies TF Serving's FileSystemStoragePathSource (which children of the base path are versions,
-the 'latest 1' policy) and its AspiredVersionsManager with the availability-preserving policy
-(the new version is loaded before the old one is unloaded).
+the 'latest 1' policy), its AspiredVersionsManager with the availability-preserving policy
+(the new version is loaded before the old one is unloaded) and LoaderHarness's load retries.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,24 +18,20 @@ from typing import Callable
 import grpc
 from tensorflow_serving.apis import get_model_status_pb2, status_pb2
 
+from tfserving_standin.atoi import simple_atoi
 from tfserving_standin.errors import ServingError
 
 log = logging.getLogger("tfserving_standin")
 State = get_model_status_pb2.ModelVersionStatus
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# ParseVersionNumber is absl::SimpleAtoi: ASCII whitespace around, an optional sign, decimal digits.
-# Wider than facecore.versions.parse_version (ASCII digits only, the names the project writes):
-# the stand-in reads what TF Serving reads.
-_VERSION_NAME = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*")
 
 
 def parse_version(name: str) -> int | None:
-    """The version number a child of the base path names ("007" is 7), or None if it names none."""
-    match = _VERSION_NAME.fullmatch(name)
-    if match is None:
-        return None
-    number = int(match.group(1))
-    return number if INT64_MIN <= number <= INT64_MAX else None  # SimpleAtoi fails on int64 overflow
+    """The version number a child of the base path names ("007" is 7), or None if it names none.
+
+    ParseVersionNumber is absl::SimpleAtoi into an int64: wider than facecore.versions.parse_version
+    (ASCII digits only, the names the project writes); the stand-in reads what TF Serving reads.
+    """
+    return simple_atoi(name)
 
 
 def versions_in(children: list[str]) -> dict[int, str]:
@@ -70,6 +66,20 @@ class VersionStatus:
 
 
 @dataclass(frozen=True)
+class LoadRetries:
+    """--max_num_load_retries and --load_retry_interval_micros (as seconds; negative: no wait).
+
+    The default is none, for in-process tests; TF_SERVING_RETRIES is tensorflow_model_server's.
+    """
+
+    max_retries: int = 0
+    interval_s: float = 0.0
+
+
+TF_SERVING_RETRIES = LoadRetries(5, 60.0)  # server.h: max_num_load_retries = 5, load_retry_interval_micros = 1 min
+
+
+@dataclass(frozen=True)
 class FirstLoad:
     """How the first load the server tried ended: what start-up waits for."""
 
@@ -84,10 +94,12 @@ class ModelVersions:
     touches TensorFlow, so this class can be tested with a fake.
     """
 
-    def __init__(self, name: str, base: Path, load: Callable[[Path, int], object]) -> None:
+    def __init__(self, name: str, base: Path, load: Callable[[Path, int], object],
+                 retries: LoadRetries = LoadRetries()) -> None:
         self.name = name
         self.base = Path(base)
         self.first_load: FirstLoad | None = None
+        self.retries = retries
         self._load_version = load
         self._loaded: dict[int, object] = {}
         self._seen: dict[int, VersionStatus] = {}
@@ -127,13 +139,12 @@ class ModelVersions:
         return found
 
     def _load(self, version: int, path: Path) -> None:
-        self._set(version, VersionStatus(State.LOADING))
+        self._set(version, VersionStatus(State.LOADING))  # LOADING through every retry
         try:
-            servable = self._load_version(path, version)
+            servable = self._load_with_retries(version, path)
         except ServingError as exc:
             self._failed.add(version)
             self._set(version, VersionStatus(State.END, exc))
-            log.error("Loading servable: {name: %s version: %d} failed: %s", self.name, version, exc.status_string())
             self._note_first_load(version, exc)
             return
         with self._lock:
@@ -141,6 +152,28 @@ class ModelVersions:
             self._seen[version] = VersionStatus(State.AVAILABLE)
         log.info("Successfully loaded servable version {name: %s version: %d}", self.name, version)
         self._note_first_load(version, None)
+
+    def _load_with_retries(self, version: int, path: Path):
+        """LoaderHarness::Load through util/retrier.cc's Retry: a failed load is tried again up to
+        max_num_load_retries times, interval apart, whatever the error; the last error stands.
+
+        Polling waits meanwhile, as in TF Serving after start-up, where loads run inline in the
+        manager's thread (num_load_threads 0): a newer version is not looked at until this ends.
+        """
+        description = f"Loading servable: {{name: {self.name} version: {version}}}"
+        attempts = 1 + self.retries.max_retries % 2**32  # a uint32 in AspiredVersionsManager::Options
+        for attempt in range(attempts):
+            if attempt > 0:
+                time.sleep(max(self.retries.interval_s, 0.0))
+                log.info("Retrying of %s retry: %d", description, attempt)
+            try:
+                return self._load_version(path, version)
+            except ServingError as exc:
+                log.error("%s failed: %s", description, exc.status_string())
+                error = exc
+        if attempts > 1:
+            log.info("Retrying of %s exhausted max_num_load_retries: %d", description, attempts - 1)
+        raise error
 
     def _note_first_load(self, version: int, error: ServingError | None) -> None:
         if self.first_load is None:
