@@ -4,14 +4,13 @@ Prints JSON: per setting the milliseconds per photo (best of --repeat passes), t
 settings, whether it finds the same faces on test-photos one_face, multi_face and no_face,
 and (with --lfw) how many lfw-known photos get at least one face.
 
-    python benchmarks/detector_benchmark.py [--data DIR] [--setting scale_factor=1.2,...]
+    python benchmarks/detector_benchmark.py [--data DIR] [--setting scale_factor=1.2,...] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import time
@@ -21,6 +20,8 @@ import cv2
 
 from facecore.detect import Box, DetectorParams, FaceDetector
 from facecore.images import decode_image
+
+import recording
 
 # The course's settings: scaleFactor 1.1, minNeighbors 5, no minimum size, full resolution.
 COURSE = DetectorParams(
@@ -118,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", action="append", default=[], help="detector settings to compare (repeatable)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--lfw", action="store_true", help="also count faces found on lfw-known")
+    recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # one core per request, as in a gunicorn worker
     settings = [parse_setting(s) for s in args.setting] or [DetectorParams()]
-    print(json.dumps(run(args.data, settings, args.repeat, args.lfw), indent=2))
+    recording.write(run(args.data, settings, args.repeat, args.lfw), args, name="detector")
     return 0
 
 

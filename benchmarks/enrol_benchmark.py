@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shutil
 import statistics
@@ -47,6 +46,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 import detector_benchmark  # noqa: E402
+import recording  # noqa: E402
 from enrol_timing import command_to_answer  # noqa: E402
 from openset_benchmark import STRANGER_SETS  # noqa: E402
 
@@ -248,9 +248,8 @@ def rank1_summary(per_person: dict) -> dict:
 def run(args) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="faceid-enrol-bench-"))
     source = args.models or train_default(args.data, scratch)
-    result = {"date": time.strftime("%Y-%m-%d"), "variant": args.name, "models": str(source), "goals": GOALS,
-              "machine": {"cpus": os.cpu_count(), "load_average_1m_before": round(os.getloadavg()[0], 2),
-                          # whether each new interpreter (enrol, its load check) compiles TensorFlow's
+    result = {"variant": args.name, "models": str(source), "goals": GOALS,
+              "machine": {# whether each new interpreter (enrol, its load check) compiles TensorFlow's
                           # Python anew: about 10 s of CPU per process where no .pyc files exist
                           "python_bytecode": {name: os.environ.get(name) for name in BYTECODE_SETTINGS}}}
     models, version = copy_version(source, args.version, scratch / "a-models")
@@ -264,7 +263,6 @@ def run(args) -> dict:
         result["command_to_answer"] = {backend: timed_enrolments(args, source, version, backend, scratch)
                                        for backend in args.backends}
     result["goals_met"] = goals_met(result)
-    result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -313,16 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="enrolments timed per backend in (b)")
     parser.add_argument("--skip-rank1", action="store_true")
     parser.add_argument("--skip-service", action="store_true")
-    parser.add_argument("--out", type=Path, help="also write the JSON into this folder")
-    parser.add_argument("--name", help="a variant's name, added to the results file's name")
+    recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
-    result = run(args)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        suffix = f"-{args.name}" if args.name else ""
-        (args.out / f"enrol-{result['date']}{suffix}.json").write_text(text + "\n")
+    result = recording.write(run(args), args, name="enrol")
     return 0 if all(result["goals_met"].values()) else 1
 
 

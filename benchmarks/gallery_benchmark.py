@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 import detector_benchmark  # noqa: E402
+import recording  # noqa: E402
 from enrol_benchmark import copy_version, train_default  # noqa: E402
 from processes import Gunicorn  # noqa: E402
 from service_benchmark import load, load_photos  # noqa: E402
@@ -192,10 +192,9 @@ def run(args) -> dict:
     bases = gallery_versions(models, scratch)
     photos = load_photos(args.data)
     small, large = list(bases)
-    result = {"date": time.strftime("%Y-%m-%d"), "models": str(source), "parent_version": version,
+    result = {"models": str(source), "parent_version": version,
               "gallery": {"synthetic_people": GALLERY, "seed": SEED},
-              "machine": {"cpus": os.cpu_count(), "gunicorn_workers": WORKERS, "concurrency": 1,
-                          "load_average_1m_before": round(os.getloadavg()[0], 2)},
+              "machine": {"gunicorn_workers": WORKERS, "concurrency": 1},
               "photos": {"count": len(photos), "rounds": args.rounds}}
     result["service"] = serve_and_measure(bases, photos, args.rounds, scratch)
     result["in_process"] = labelling_cost([int(label.split("_")[1]) for label in bases])
@@ -203,7 +202,6 @@ def run(args) -> dict:
     result["targets"] = {"p50_ratio": round(ratio, 3), "p50_ratio_goal": GOAL_P50_RATIO,
                          "p90_ratio": round(result["service"][large]["p90_ms"] / result["service"][small]["p90_ms"], 3),
                          "met": ratio <= GOAL_P50_RATIO}
-    result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -214,14 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: train one with `trainer run` on lfw-known)")
     parser.add_argument("--version", type=int, help="the version whose network is used (default: the newest)")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the photos, per model")
-    parser.add_argument("--out", type=Path, help="also write the JSON into this folder")
+    recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
-    result = run(args)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"gallery-{result['date']}.json").write_text(text + "\n")
+    result = recording.write(run(args), args, name="gallery")
     return 0 if result["targets"]["met"] else 1
 
 

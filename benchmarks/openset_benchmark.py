@@ -46,6 +46,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import recording
+
 GOALS = {"known_accepted_correct": 0.97, "strangers_rejected": 0.98, "macro_f1": 0.98, "seven_known_names": 0}
 STRANGER_SETS = ("lfw-strangers", "five-celebrities")
 SEVEN = ("test-photos", "multi_face", "seven_people_voc2008_004176.jpg")
@@ -209,7 +211,7 @@ def benchmark(args, work: Path) -> dict:
         splits.append(rounded(figures))
         answers.append(tested)
     mean, worst, met = overall(splits)
-    return {"date": time.strftime("%Y-%m-%d"), "variant": args.name, "config": str(args.config or ""),
+    return {"variant": args.name, "config": str(args.config or ""),
             "set": args.overrides, "splits": splits, "mean": mean, "worst": worst,
             "stranger_people": by_person(answers, people),
             "untested_people": [p for p in people if not any(p in a for a in answers)],
@@ -231,8 +233,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="a trainer config (default: the defaults)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a trainer config override, as `trainer run --set` (repeatable)")
-    parser.add_argument("--out", type=Path, help="also write the JSON into this folder")
-    parser.add_argument("--name", help="the variant's name in the JSON and file name (default: from --config/--set)")
+    recording.add_output_arguments(parser)  # --name: the variant (default: from --config/--set)
     args = parser.parse_args(argv)
     if args.splits < 2:
         parser.error("--splits must be at least 2: one split tests only half the stranger people")
@@ -248,11 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.CalledProcessError as exc:
             print(f"error: `trainer run` exited {exc.returncode} (its output is above)", file=sys.stderr)
             return 2
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"openset-{result['date']}-{result['variant']}.json").write_text(text + "\n")
+    recording.write(result, args, name="openset")
     return 0 if all(result["goals_met"].values()) else 1
 
 

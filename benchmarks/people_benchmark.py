@@ -25,8 +25,6 @@ goal is missed. Times include the machine's other load: the 1-minute load averag
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import detector_benchmark  # noqa: E402
 import people_flow  # noqa: E402
+import recording  # noqa: E402
 
 GOALS = {"seconds_to_named": people_flow.NAMED_WITHIN_S, "rank1_other_photos": people_flow.RANK1,
          "photos_lost": people_flow.PHOTOS_LOST}
@@ -85,21 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=detector_benchmark.default_data_dir())
     parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it: logs, data, models")
-    parser.add_argument("--out", type=Path, help="also write the JSON into this folder")
+    recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
-    result = {"date": time.strftime("%Y-%m-%d"), "goals": GOALS,
-              "machine": {"cpus": os.cpu_count(), "load_average_1m_before": round(os.getloadavg()[0], 2)}}
     with tempfile.TemporaryDirectory(prefix="faceid-people-bench-") as scratch:
         steps = run(args.data.resolve(), args.keep or Path(scratch))
-    result["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
-    result["figures"] = figures(steps)
+    result = {"goals": GOALS, "figures": figures(steps)}
     result["goals_met"] = goals_met(result["figures"])
     result["steps"] = steps
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"people-{result['date']}.json").write_text(text + "\n")
+    recording.write(result, args, name="people")
     return 0 if all(result["goals_met"].values()) else 1
 
 

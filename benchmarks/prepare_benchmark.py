@@ -1,14 +1,13 @@
 """Throughput of `prepare`: photos/s with one process and with all cores, and a cached re-run.
 
-Usage: python benchmarks/prepare_benchmark.py [--data DIR]   (default: $FACE_DATA_DIR/lfw-known)
-Prints one JSON object; the `command_*` figures are `python -m trainer prepare` in fresh processes
-(imports included), the others in-process.
+Usage: python benchmarks/prepare_benchmark.py [--data DIR] [--out DIR]   (default: $FACE_DATA_DIR/lfw-known)
+Prints one JSON object (with --out DIR also DIR/prepare-<YYYY-MM-DD>.json); the `command_*`
+figures are `python -m trainer prepare` in fresh processes (imports included), the others in-process.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
@@ -17,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import recording
 from trainer.config import load_config
 from trainer.data.preparation import prepare
 
@@ -36,11 +36,12 @@ def timed_command(data: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     default = Path(os.environ.get("FACE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=default / "lfw-known")
-    args = parser.parse_args()
+    recording.add_output_arguments(parser)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +51,7 @@ def main() -> None:
         command_first = timed_command(args.data, Path(tmp, "command"))
         command_again = timed_command(args.data, Path(tmp, "command"))
     photos = len(manifest["files"])
-    print(json.dumps({
+    recording.write({
         "photos": photos,
         "cores": cores,
         "photos_per_s_1_process": round(photos / single, 1),
@@ -63,7 +64,7 @@ def main() -> None:
         "command_first_run_s": round(command_first, 2),
         "command_cached_run_s": round(command_again, 2),
         "command_cached_over_first": round(command_again / command_first, 3),
-    }, indent=1))
+    }, args, name="prepare")
 
 
 if __name__ == "__main__":

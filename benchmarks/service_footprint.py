@@ -10,14 +10,12 @@ Prints one JSON object, each figure beside its target:
 - import_s: `import service.tfserving` in a fresh interpreter, and whether TensorFlow came with it.
 Loopback only; the model is a course-sized CNN with random weights, exported like service_benchmark.
 
-    python benchmarks/service_footprint.py [--quick] [--requests 100] [--starts 3] [--rounds 3]
+    python benchmarks/service_footprint.py [--quick] [--requests 100] [--starts 3] [--rounds 3] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -31,6 +29,7 @@ sys.path.insert(0, str(REPO / "tests" / "support"))  # the stand-in and the proc
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import detector_benchmark  # noqa: E402
+import recording  # noqa: E402
 import service_benchmark  # noqa: E402
 from facecore import tfserving_api  # noqa: E402
 from processes import Gunicorn, StandInProcess  # noqa: E402
@@ -200,14 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="in-process passes over the photos")
     parser.add_argument("--import-runs", type=int, default=3, help="fresh interpreters importing the backend")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 requests, 1 start, 1 round, 1 import")
+    recording.add_output_arguments(parser)  # other work on the machine skews the timings: its load is noted
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.starts, args.rounds, args.import_runs = 20, 1, 1, 1
-    load_before = os.getloadavg()[0]  # other work on the machine skews the timings
-    result = run(args)
-    result["machine"] = {"cpus": os.cpu_count(), "load_average_1m": {
-        "before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
-    print(json.dumps(result, indent=2))
+    recording.write(run(args), args, name="service_footprint", variant="quick" if args.quick else None)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Input pipeline against training speed, printed as JSON.
 
-    python benchmarks/train_benchmark.py --records DIR [--config F] [--set k=v ...] [--epochs N]
+    python benchmarks/train_benchmark.py --records DIR [--config F] [--set k=v ...] [--epochs N] [--out DIR]
 
 - pipeline_first_epoch_images_per_s: decode + model_input + augmentation, cache cold;
 - pipeline_images_per_s: later epochs (cached model inputs + augmentation), what training sees;
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
+
+import recording
 
 
 def pipeline_speed(dataset, epochs: int) -> tuple[float, float]:
@@ -47,13 +48,14 @@ def training_speed(config, dataset, input_size: int, class_counts: list[int], ep
     return (time.perf_counter() - start) / epochs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=Path, required=True, help="output folder of `prepare`")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (after one warm-up)")
     parser.add_argument("--config", type=Path)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    args = parser.parse_args()
+    recording.add_output_arguments(parser)
+    args = parser.parse_args(argv)
 
     from trainer.data import manifest as manifest_io
     from trainer.model import devices
@@ -73,13 +75,13 @@ def main() -> None:
     cold, warm = pipeline_speed(dataset(), args.epochs)
     seconds = training_speed(config, dataset(), spec.input_size, counts, args.epochs)
     trained = sum(counts) / seconds
-    print(json.dumps({
+    recording.write({
         "images_per_epoch": sum(counts), "input_size": spec.input_size, "batch_size": config.train.batch_size,
         "model": dataclasses.asdict(config.model), "deterministic": config.train.deterministic,
         "pipeline_first_epoch_images_per_s": round(cold, 1), "pipeline_images_per_s": round(warm, 1),
         "train_images_per_s": round(trained, 1), "seconds_per_epoch": round(seconds, 2),
         "ratio": round(warm / trained, 1), "ratio_first_epoch": round(cold / trained, 1),
-    }, indent=1))
+    }, args, name="train")
 
 
 if __name__ == "__main__":
