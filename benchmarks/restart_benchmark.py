@@ -17,15 +17,13 @@ machine that alone can pass 0.5 s, so the Predict calls' own time is reported be
 
     python benchmarks/restart_benchmark.py [--down-s 4] [--clients 4] [--workers 2] [--out DIR [--name N]]
 
-With --out DIR also writes DIR/restart-<YYYY-MM-DD>[-N].json.
+With --out DIR also writes DIR/restart-<YYYY-MM-DD>[-N].json (benchmarks/recording.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import os
 import re
 import statistics
 import sys
@@ -43,6 +41,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 import detector_benchmark  # noqa: E402
+import recording  # noqa: E402
 from processes import Gunicorn, StandInProcess  # noqa: E402
 
 MODEL_NAME = "faces"
@@ -247,9 +246,8 @@ def run(args) -> dict:
             summary = restart_under_load(server.port, standin, [data for _, data in photos], args.clients,
                                          args.settle_s, args.down_s, args.after_s)
     return {
-        "date": time.strftime("%Y-%m-%d"),
         "variant": args.name,
-        "machine": {"cpus": os.cpu_count()},
+        "machine": {"gunicorn_workers": args.workers, "clients": args.clients},
         "setup": {"gunicorn_workers": args.workers, "clients": args.clients, "settle_s": args.settle_s,
                   "down_s": args.down_s, "after_s": args.after_s, "photos": len(photos),
                   "model": str(models) if args.models else "course-sized CNN, random weights (exported here)",
@@ -261,27 +259,23 @@ def run(args) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The photos, the model, gunicorn's workers and the clients of a load under gunicorn."""
     parser.add_argument("--data", type=Path, default=detector_benchmark.default_data_dir())
     parser.add_argument("--models", type=Path, help="a MODEL_BASE_PATH with faces/<version>/ (default: export one)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
+    recording.add_output_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_load_arguments(parser)
     parser.add_argument("--settle-s", type=float, default=3.0, help="load before the kill")
     parser.add_argument("--down-s", type=float, default=4.0, help="from the kill to the start command")
     parser.add_argument("--after-s", type=float, default=8.0, help="load once it is back")
-    parser.add_argument("--out", type=Path, help="also write the JSON into this folder")
-    parser.add_argument("--name", help="a variant's name, added to the results file's name")
     args = parser.parse_args(argv)
-    load_before = os.getloadavg()[0]  # other work on the machine skews every time below
-    result = run(args)
-    result["machine"]["load_average_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        suffix = f"-{args.name}" if args.name else ""
-        (args.out / f"restart-{result['date']}{suffix}.json").write_text(text + "\n")
+    result = recording.write(run(args), args, name="restart")
     return 0 if all(result["goals_met"].values()) else 1
 
 

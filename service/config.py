@@ -10,6 +10,8 @@ from pathlib import Path
 from facecore.images import DEFAULT_MAX_PIXELS
 
 BACKENDS = ("local", "tfserving")
+# gRPC name-resolver schemes TFSERVING_ADDRESS may use (gRPC's doc/naming.md).
+TARGET_SCHEMES = ("dns", "ipv4", "ipv6")
 SWITCH_VALUES = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
@@ -50,7 +52,8 @@ class Config:
         if self.backend == "local" and self.model_base_path is None:
             raise ConfigError("MODEL_BASE_PATH is required when SERVING_BACKEND=local")
         if self.backend == "tfserving" and not self.tfserving_address:
-            raise ConfigError("TFSERVING_ADDRESS (host:port) is required when SERVING_BACKEND=tfserving")
+            raise ConfigError("TFSERVING_ADDRESS (host:port or dns:///host:port) is required when "
+                              "SERVING_BACKEND=tfserving")
         if not self.model_name or "/" in self.model_name:
             raise ConfigError(f"MODEL_NAME must be a plain name, got {self.model_name!r}")
         if self.enrolment and not self.admin_keys:
@@ -120,11 +123,21 @@ class _Reader:
         return self.number(name, None, int, minimum)
 
     def address(self, name: str) -> str | None:
+        """host:port, or a gRPC target naming several servers: dns:///host:port (every address
+        the name resolves to, e.g. a headless Service) or ipv4:host:port,host:port."""
         value = self.text(name, None)
-        if value is not None:
-            host, sep, port = value.rpartition(":")
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition(":")
+        if sep and scheme in TARGET_SCHEMES:
+            addresses = rest.removeprefix("//").lstrip("/").split(",")
+        else:
+            addresses = [value]
+        for address in addresses:
+            host, sep, port = address.rpartition(":")
             if not sep or not host or not port.isdigit():
-                raise ConfigError(f"{name} must look like host:port, got {value!r}")
+                raise ConfigError(f"{name} must look like host:port, dns:///host:port or "
+                                  f"ipv4:host:port,host:port, got {value!r}")
         return value
 
     def switch(self, name: str, default: bool) -> bool:

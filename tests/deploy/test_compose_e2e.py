@@ -30,3 +30,6 @@ def test_compose_flow_end_to_end(tmp_path):
     assert figures["prometheus"]["predict_requests_counted"] == figures["requests_sent"]
     assert figures["scheduled_run"]["outcome"] in ("published", "refused")
     assert figures["restart"]["version"] >= 2
+    fault = figures["model_server_restart"]  # `docker compose restart tfserving` under load
+    assert fault["failed_otherwise"] == 0 and fault["answered_503"] > 0 and fault["succeeded_after_back"] > 0
+    assert fault["last_failure_after_back_s"] is None or fault["last_failure_after_back_s"] <= 2.0

@@ -56,7 +56,7 @@ def test_env_names_match_compose_and_contract(overlay):
     names = set(config_map(overlay, "faceid-config")) | {e["name"] for e in container["env"]}
     assert SERVICE_ENV - OPTIONAL_SERVICE_ENV <= names <= SERVICE_ENV
     assert set(compose()["services"]["service"]["environment"]) >= names
-    assert config_map(overlay, "faceid-config")["TFSERVING_ADDRESS"] == "tfserving:8500"
+    assert config_map(overlay, "faceid-config")["TFSERVING_ADDRESS"] == "dns:///tfserving-pods:8500"
     (api_keys,) = [e for e in container["env"] if e["name"] == "API_KEYS"]
     assert "secretKeyRef" in api_keys["valueFrom"]
     assert set(config_map(overlay, "faceid-trainer-config")) == TRAINER_ENV
@@ -188,3 +188,39 @@ def test_service_pods_drain_before_sigterm(overlay):
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     assert f"touch {Config.drain_file}" in command[-1] and "sleep 10" in command[-1]
     assert spec["terminationGracePeriodSeconds"] >= 10 + 30
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_calls_every_tfserving_pod_through_a_headless_service(overlay):
+    """TFSERVING_ADDRESS names a headless Service of TF Serving's pods (DNS answers every pod, the
+    channel's round_robin spreads calls); through a ClusterIP one connection takes all calls."""
+    address = config_map(overlay, "faceid-config")["TFSERVING_ADDRESS"]
+    assert address.startswith("dns:///")
+    name, port = address.removeprefix("dns:///").rsplit(":", 1)
+    headless = find(overlay, "Service", name)["spec"]
+    assert headless["clusterIP"] == "None"
+    tfserving = find(overlay, "Deployment", "tfserving")
+    assert headless["selector"].items() <= tfserving["spec"]["template"]["metadata"]["labels"].items()
+    (container,) = pod_spec(tfserving)["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    (service_port,) = [p for p in headless["ports"] if p["port"] == int(port)]
+    assert ports[service_port["targetPort"]] == 8500 and "--port=8500" in container["args"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_tfserving_pods_stop_only_after_every_client_moved_off(overlay):
+    """Connections live at most max_connection_age (+ grace for calls in flight), after which the
+    client resolves the name again; a stopping pod serves on longer than that (preStop), and the
+    grace period outlasts preStop plus one call's deadline."""
+    spec = pod_spec(find(overlay, "Deployment", "tfserving"))
+    (container,) = spec["containers"]
+    (flag,) = [a for a in container["args"] if a.startswith("--grpc_channel_arguments=")]
+    arguments = dict(item.split("=") for item in flag.split("=", 1)[1].split(","))
+    age_s = int(arguments["grpc.max_connection_age_ms"]) / 1000
+    grace_s = int(arguments["grpc.max_connection_age_grace_ms"]) / 1000
+    assert age_s <= 30  # issue 21: a replica added later gets its share within 30 s
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    sleep_s = float(command[-1].split("sleep")[1])
+    assert sleep_s > age_s + grace_s
+    deadline_s = float(config_map(overlay, "faceid-config")["TFSERVING_TIMEOUT_S"])
+    assert spec["terminationGracePeriodSeconds"] >= sleep_s + deadline_s

@@ -28,11 +28,22 @@ def test_tfserving_settings():
     assert config.web_concurrency == 4 and config.detect_max_side == 320
 
 
+@pytest.mark.parametrize("target", [
+    "dns:///tfserving-pods:8500", "dns:tfserving:8500", "ipv4:10.0.0.1:8500,10.0.0.2:8500", "ipv6:[::1]:8500",
+])
+def test_tfserving_address_may_name_several_servers(target):
+    """gRPC targets whose every address the channel balances over (service/tfserving.py)."""
+    env = {"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": target}
+    assert Config.from_env(env).tfserving_address == target
+
+
 @pytest.mark.parametrize("env, variable", [
     ({"SERVING_BACKEND": "torch", "MODEL_BASE_PATH": "/m"}, "SERVING_BACKEND"),
     ({}, "MODEL_BASE_PATH"),
     ({"SERVING_BACKEND": "tfserving"}, "TFSERVING_ADDRESS"),
     ({"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": "no-port"}, "TFSERVING_ADDRESS"),
+    ({"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": "dns:///tfserving"}, "TFSERVING_ADDRESS"),
+    ({"SERVING_BACKEND": "tfserving", "TFSERVING_ADDRESS": "ipv4:10.0.0.1:8500,10.0.0.2"}, "TFSERVING_ADDRESS"),
     ({"MODEL_BASE_PATH": "/m", "PORT": "eighty"}, "PORT"),
     ({"MODEL_BASE_PATH": "/m", "PORT": "70000"}, "PORT"),
     ({"MODEL_BASE_PATH": "/m", "MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES"),
