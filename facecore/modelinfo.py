@@ -5,6 +5,10 @@ An exported SavedModel has two signatures:
   outputs `probabilities` float32 [N, C], `embedding` float32 [N, D], and the open-set rule's
   `score` and `threshold` float32 [N]: a face is unknown when its score is below its threshold
   (`is_unknown`; the rule is trainer/evaluation/openset.py's `decide`, baked into the graph).
+- `explain` (models exported since issue #22): input `faces` as `serving_default`'s; its outputs
+  and `heatmap` float32 [N, S, S] in 0..1, where in each input the network looked for the person
+  it named (trainer/model/saliency.py; 1 at the peak). Batched like the others, so TF Serving
+  serves it; the service calls it instead of `serving_default` when a caller asks `explain=true`.
 - `metadata`: input `rows` int32 [N] (values ignored); output `model_info` string [N], each
   row `ModelInfo` as JSON. It takes an input and answers per row only because TF Serving's
   batching (`--enable_batching`) refuses a call without an input tensor and splits every
@@ -24,6 +28,8 @@ from facecore.preprocess import PreprocessSpec
 
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
+EXPLAIN_SIGNATURE = "explain"
+HEATMAP_KEY = "heatmap"
 INPUT_KEY = "faces"
 PROBABILITIES_KEY = "probabilities"
 EMBEDDING_KEY = "embedding"

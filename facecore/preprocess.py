@@ -71,9 +71,30 @@ def square_box(box: Box, margin: float, image_shape: tuple[int, ...], shift: flo
 EYE_SPAN, EYE_RISE = 0.367, 0.108
 
 
-def face_crops(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> list[np.ndarray]:
-    """The crops of the faces at `boxes`, eye-aligned where the spec says so and both eyes are found."""
-    return [crop_face(rgb, box, spec, detector.eyes(rgb, box) if spec.align_eyes else None) for box in boxes]
+def face_eyes(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> list[Eyes | None]:
+    """The eyes each face is aligned on (None: cropped from its box)."""
+    return [detector.eyes(rgb, box) if spec.align_eyes else None for box in boxes]
+
+
+def face_crops(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector,
+               eyes: list[Eyes | None] | None = None) -> list[np.ndarray]:
+    """The crops of the faces at `boxes`, eye-aligned where the spec says so and both eyes are
+    found (`eyes`: those of `face_eyes`, when already found)."""
+    eyes = face_eyes(rgb, boxes, spec, detector) if eyes is None else eyes
+    return [crop_face(rgb, box, spec, found) for box, found in zip(boxes, eyes)]
+
+
+def input_frame(box: Box, spec: PreprocessSpec, image_shape: tuple[int, ...], eyes: Eyes | None = None) -> np.ndarray:
+    """The affine map [2, 3] from photo pixels to the model input's pixels of the face at `box`
+    (`crop_face`'s crop, then resized to `input_size`): where in the photo each input pixel lies."""
+    if eyes is not None:
+        matrix, side = _aligned_square(eyes, spec.crop_margin, spec.crop_shift)
+    else:
+        square = square_box(box, spec.crop_margin, image_shape, spec.crop_shift)
+        matrix, side = np.array([[1.0, 0.0, -square.x], [0.0, 1.0, -square.y]]), square.width
+    scale = spec.input_size / side
+    # pixel centres: resizing maps x + 0.5 to (x + 0.5) * scale
+    return matrix * scale + np.array([[0.0, 0.0, 0.5 * scale - 0.5]] * 2)
 
 
 def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec, eyes: Eyes | None = None) -> np.ndarray:
@@ -89,6 +110,12 @@ def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec, eyes: Eyes | None
 
 def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float, shift: float = 0.0) -> np.ndarray:
     """The square a box would give around these eyes, turned so they lie level (edges replicated)."""
+    matrix, side = _aligned_square(eyes, margin, shift)
+    return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _aligned_square(eyes: Eyes, margin: float, shift: float) -> tuple[np.ndarray, int]:
+    """The map [2, 3] from photo pixels to the eye-aligned square's, and the square's side."""
     width = eyes.distance / EYE_SPAN
     side = max(1, round(width * (1.0 + 2.0 * margin)))
     turn = np.radians(eyes.angle)
@@ -100,7 +127,7 @@ def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float, shift: float = 0.
     # image -> patch: rotate by -angle about the centre, then put the centre in the middle
     matrix = np.array([[cos, sin, side / 2.0 - (cos * cx + sin * cy)],
                        [-sin, cos, side / 2.0 - (-sin * cx + cos * cy)]])
-    return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return matrix, side
 
 
 def model_input(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

@@ -6,7 +6,8 @@ versions by this rule, the service's local backend and TF Serving's stand-in rea
 (TF Serving itself also reads a sign and surrounding blanks in a name; nothing here writes
 such names, and the stand-in in tests/ copies that rule.) Beside its SavedModel a version holds
 its evaluation report, `report.json`, written by the trainer, whose per-person figures the
-service shows.
+service shows, and its run report, `report.html` (one self-contained page, served by the
+service at /v1/models/<name>/report).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 SAVED_MODEL_FILE = "saved_model.pb"
 REPORT_FILE = "report.json"
+REPORT_PAGE = "report.html"
 _VERSION_NAME = re.compile(r"[0-9]+")
 
 

@@ -1,12 +1,13 @@
-"""The versioned JSON API: /v1/predict and /v1/models."""
+"""The versioned API: /v1/predict, /v1/models and each version's run report."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Blueprint, request
+from flask import Blueprint, request, send_file
 
 from service.auth import authenticate_predict
+from service.reports import REPORT_POLICY, find_report, read_version
 from service.runtime import runtime
 from service.uploads import read_image, read_options
 
@@ -41,6 +42,18 @@ def models():
     """The model serving now, as its own metadata describes it."""
     state = runtime()
     return {"models": [state.backend.refresh().describe()]}
+
+
+@api.get("/models/<name>/report")
+def report(name: str):
+    """The run report (report.html) of the serving version, or of `?version=N`."""
+    state = runtime()
+    version = read_version(request.args)
+    if version is None and name == state.config.model_name:
+        version = state.backend.current().version
+    response = send_file(find_report(state.config, name, version), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = REPORT_POLICY
+    return response
 
 
 def _count(metrics, faces: list[dict]) -> None:

@@ -12,7 +12,9 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from facecore.modelinfo import PROBABILITIES_KEY, SCORE_KEY, THRESHOLD_KEY, ModelInfo
+from facecore.modelinfo import (
+    EXPLAIN_SIGNATURE, HEATMAP_KEY, PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, ModelInfo,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class ServedModel:
     version: int
     info: ModelInfo
     handle: Any = None  # the loaded model, for the local backend
+    explainable: bool = False  # it has the `explain` signature (heatmaps per face)
 
     @property
     def exported_at(self) -> float | None:
@@ -49,7 +52,8 @@ class ServedModel:
 @dataclass(frozen=True)
 class Scores:
     """What the model says about N faces, and the version that said it: class probabilities
-    [N, C], and the open-set rule's score and threshold [N] (unknown: score < threshold)."""
+    [N, C], and the open-set rule's score and threshold [N] (unknown: score < threshold); asked
+    to explain, a heatmap [N, S, S] per face in model-input pixels."""
 
     OUTPUTS: ClassVar[tuple[str, ...]] = (PROBABILITIES_KEY, SCORE_KEY, THRESHOLD_KEY)
 
@@ -57,11 +61,18 @@ class Scores:
     score: np.ndarray
     threshold: np.ndarray
     version: int
+    heatmaps: np.ndarray | None = None
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, np.ndarray], version: int) -> "Scores":
-        """From the serving signature's outputs (OUTPUTS)."""
-        return cls(outputs[PROBABILITIES_KEY], outputs[SCORE_KEY], outputs[THRESHOLD_KEY], version)
+        """From the serving (or explain) signature's outputs (`outputs(explain)`)."""
+        return cls(outputs[PROBABILITIES_KEY], outputs[SCORE_KEY], outputs[THRESHOLD_KEY], version,
+                   outputs.get(HEATMAP_KEY))
+
+    @classmethod
+    def signature(cls, explain: bool) -> tuple[str, tuple[str, ...]]:
+        """The signature to call and the outputs to ask it for."""
+        return (EXPLAIN_SIGNATURE, (*cls.OUTPUTS, HEATMAP_KEY)) if explain else (SERVING_SIGNATURE, cls.OUTPUTS)
 
 
 class ModelBackend(Protocol):
@@ -77,8 +88,9 @@ class ModelBackend(Protocol):
     def describe(self, version: int) -> ServedModel:
         """A specific version (e.g. one that just answered a prediction)."""
 
-    def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
-        """Probabilities for faces [N, S, S, channels] float32, from `version` or the current one."""
+    def predict(self, faces: np.ndarray, version: int | None = None, explain: bool = False) -> Scores:
+        """Probabilities for faces [N, S, S, channels] float32, from `version` or the current one;
+        with `explain`, from its `explain` signature, heatmaps too."""
 
     def check_ready(self) -> ServedModel:
         """Verify the model is loaded and its signature matches, else raise NotReady."""

@@ -58,6 +58,18 @@ class EnrolmentOff(ServiceError):
     status, slug, title = 403, "enrolment-off", "Enrolment is off"
 
 
+class CannotExplain(ServiceError):
+    """explain=true asked of a version exported without the `explain` signature."""
+
+    status, slug, title = 409, "cannot-explain", "The serving version cannot explain its answers"
+
+
+class ReportNotFound(ServiceError):
+    """No run report for that model version here; the message says why."""
+
+    status, slug, title = 404, "report-not-found", "No report for this version"
+
+
 class ModelUnavailable(ServiceError):
     """The model server cannot be reached or has no usable version (retry later)."""
 

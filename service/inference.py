@@ -16,8 +16,10 @@ import numpy as np
 from facecore.detect import Box, DetectorParams, FaceDetector
 from facecore.images import decode_image
 from facecore.modelinfo import UNKNOWN_LABEL, ModelInfo, is_unknown
-from facecore.preprocess import PreprocessSpec, face_crops, model_inputs
+from facecore.preprocess import PreprocessSpec, face_crops, face_eyes, input_frame, model_inputs
 from service.backend import ModelBackend, Scores, ServedModel
+from service.errors import CannotExplain
+from service.heatmaps import box_heatmap, png_base64
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,17 @@ class Options:
     top_k: int = 3
     max_faces: int = 10
     min_face_size: int = 0
+    explain: bool = False  # a heatmap per face: where the model looked for the person it named
 
 
 @dataclass(frozen=True)
 class PreparedFaces:
-    """Faces found in a photo (largest first) and their model inputs [N, S, S, channels] float32."""
+    """Faces found in a photo (largest first), their model inputs [N, S, S, channels] float32 and
+    where each input lies in the photo (facecore.preprocess.input_frame)."""
 
     boxes: list[Box]
     batch: np.ndarray
+    frames: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -54,9 +59,12 @@ def find_faces(rgb: np.ndarray, detector: FaceDetector, options: Options) -> lis
     return boxes[: options.max_faces]
 
 
-def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec, detector: FaceDetector) -> np.ndarray:
-    """Model inputs [N, S, S, channels] float32 for the faces at `boxes`."""
-    return model_inputs(face_crops(rgb, boxes, spec, detector), spec)
+def face_batch(rgb: np.ndarray, boxes: list[Box], spec: PreprocessSpec,
+               detector: FaceDetector) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Model inputs [N, S, S, channels] float32 for the faces at `boxes`, and their frames."""
+    eyes = face_eyes(rgb, boxes, spec, detector)
+    frames = [input_frame(box, spec, rgb.shape, found) for box, found in zip(boxes, eyes)]
+    return model_inputs(face_crops(rgb, boxes, spec, detector, eyes), spec), frames
 
 
 def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options(),
@@ -69,8 +77,8 @@ def prepare_faces(rgb: np.ndarray, info: ModelInfo, options: Options = Options()
     with stage("detect"):
         boxes = find_faces(rgb, detector, options)
     with stage("preprocess"):
-        batch = face_batch(rgb, boxes, info.preprocess, detector)
-    return PreparedFaces(boxes, batch)
+        batch, frames = face_batch(rgb, boxes, info.preprocess, detector)
+    return PreparedFaces(boxes, batch, frames)
 
 
 def label_faces(scores: Scores, info: ModelInfo, top_k: int) -> list[dict]:
@@ -104,26 +112,34 @@ class Recognizer:
 
     def recognize(self, data: bytes, options: Options) -> Recognition:
         timings: dict[str, float] = {}
+        served = self._backend.current()  # first: no model, no work on the photo
         with self._stage("decode", timings):
             rgb = decode_image(data, self._max_pixels)
-        served = self._backend.current()
         prepared, scores, served = self._prepare_and_infer(rgb, served, options, timings)
         faces = label_faces(scores, served.info, options.top_k) if scores else []
         for face, box in zip(faces, prepared.boxes):
             face["box"] = box.to_dict()
+        if options.explain and scores:
+            with self._stage("explain", timings):
+                for face, heatmap, frame, box in zip(faces, scores.heatmaps, prepared.frames, prepared.boxes):
+                    face["heatmap"] = png_base64(box_heatmap(heatmap, frame, box))
         return Recognition(served, rgb.shape[1], rgb.shape[0], [_ordered(f) for f in faces], timings)
 
     def _prepare_and_infer(self, rgb, served: ServedModel, options: Options, timings: dict):
         """Faces and scores; redone with the answering version's metadata if that differs."""
+        if options.explain and not served.explainable:
+            raise CannotExplain(f"{served.name} version {served.version} was exported without the 'explain' "
+                                "signature; publish a version with this trainer to get heatmaps")
         prepared = self._prepare(rgb, served.info, options, timings)
         if not prepared.boxes:
             return prepared, None, served
-        scores = self._infer(prepared.batch, None, timings)
+        scores = self._infer(prepared.batch, None, options.explain, timings)
         if scores.version != served.version:
             answered = self._backend.describe(scores.version)
             if _preprocessing(answered.info) != _preprocessing(served.info):
                 prepared = self._prepare(rgb, answered.info, options, timings)
-                scores = self._infer(prepared.batch, scores.version, timings) if prepared.boxes else None
+                scores = self._infer(prepared.batch, scores.version, options.explain, timings) \
+                    if prepared.boxes else None
             served = answered
         return prepared, scores, served
 
@@ -131,9 +147,9 @@ class Recognizer:
         return prepare_faces(rgb, info, options, self._detector(info.detector),
                              stage=lambda name: self._stage(name, timings))
 
-    def _infer(self, batch: np.ndarray, version: int | None, timings: dict) -> Scores:
+    def _infer(self, batch: np.ndarray, version: int | None, explain: bool, timings: dict) -> Scores:
         with self._stage("infer", timings):
-            return self._backend.predict(batch, version)
+            return self._backend.predict(batch, version, explain)
 
     def _detector(self, params: DetectorParams) -> FaceDetector:
         """One detector per parameter set, with DETECT_MAX_SIDE applied when configured."""
@@ -159,5 +175,5 @@ def _preprocessing(info: ModelInfo) -> tuple:
 
 
 def _ordered(face: dict) -> dict:
-    keys = ("box", "label", "probability", "score", "threshold", "unknown", "top_k")
-    return {key: face[key] for key in keys}
+    keys = ("box", "label", "probability", "score", "threshold", "unknown", "top_k", "heatmap")
+    return {key: face[key] for key in keys if key in face}

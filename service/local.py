@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from facecore.modelinfo import INPUT_KEY, SERVING_SIGNATURE, read_model_info
+from facecore.modelinfo import EXPLAIN_SIGNATURE, INPUT_KEY, SERVING_SIGNATURE, read_model_info
 from facecore.versions import SAVED_MODEL_FILE, complete_versions
 from service.backend import Scores, ServedModel
 from service.errors import ModelServerError, ModelUnavailable, NotReady
@@ -58,16 +58,17 @@ class LocalBackend:
             raise ModelUnavailable(f"version {version} is no longer loaded (now {served.version})")
         return served
 
-    def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
+    def predict(self, faces: np.ndarray, version: int | None = None, explain: bool = False) -> Scores:
         served = self.current() if version is None else self.describe(version)
-        serve = served.handle.signatures[SERVING_SIGNATURE]
+        signature, keys = Scores.signature(explain)
+        serve = served.handle.signatures[signature]
         try:
             outputs = serve(**{INPUT_KEY: tf.constant(faces)})  # faces: [N, S, S, channels] float32
         except tf.errors.OpError as exc:
             code = CODE_NAMES.get(exc.error_code, "UNKNOWN")
             self._metrics.model_server_errors.labels(code).inc()
             raise ModelServerError(f"the model failed: {code}: {exc.message}") from None
-        return Scores.from_outputs({key: outputs[key].numpy() for key in Scores.OUTPUTS}, served.version)
+        return Scores.from_outputs({key: outputs[key].numpy() for key in keys}, served.version)
 
     def check_ready(self) -> ServedModel:
         try:
@@ -126,11 +127,14 @@ class LocalBackend:
         path = complete_versions(self._base)[version]
         loaded = tf.saved_model.load(str(path))
         info = read_model_info(loaded)
-        problems = signature_problems(read_signature_defs(path), info)
+        signatures = read_signature_defs(path)
+        problems = signature_problems(signatures, info)
         if problems:
             raise NotReady(f"version {version} does not match the service: " + "; ".join(problems))
-        loaded.signatures[SERVING_SIGNATURE](**{INPUT_KEY: tf.zeros((1, *info.input_shape))})  # warm-up
-        return ServedModel(self._base.name, version, info, handle=loaded)
+        explainable = EXPLAIN_SIGNATURE in signatures
+        for name in (SERVING_SIGNATURE, EXPLAIN_SIGNATURE) if explainable else (SERVING_SIGNATURE,):
+            loaded.signatures[name](**{INPUT_KEY: tf.zeros((1, *info.input_shape))})  # warm-up
+        return ServedModel(self._base.name, version, info, handle=loaded, explainable=explainable)
 
 
 def read_signature_defs(version_dir: Path) -> SignatureDefs:

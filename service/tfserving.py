@@ -5,13 +5,14 @@ Needs no TensorFlow: messages come from facecore.tfserving_api, tensors from fac
 
 from __future__ import annotations
 
+import json
 import threading
 
 import grpc
 import numpy as np
 
 from facecore.modelinfo import (
-    INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, SERVING_SIGNATURE, ModelInfo,
+    EXPLAIN_SIGNATURE, INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_KEY, SERVING_SIGNATURE, ModelInfo,
     info_from_output, metadata_inputs,
 )
 from facecore.tensors import to_array
@@ -50,6 +51,35 @@ CHANNEL_OPTIONS = [
 ]
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
+# Calls spread over every address TFSERVING_ADDRESS resolves to (docs/deployment.md, "Scaling TF
+# Serving"). kube-proxy balances connections, not calls, and a worker keeps one HTTP/2 connection:
+# behind a ClusterIP all of a worker's calls go to one replica. round_robin keeps a connection to
+# each address (a headless Service's DNS answer: one per ready pod) and sends each call to the next
+# one that is connected. New pods are found when gRPC resolves the name again: when a connection
+# closes, which TF Serving's --grpc_channel_arguments=grpc.max_connection_age_ms makes happen
+# every 30 s (k8s/base/tfserving.yaml).
+# A call that fails with UNAVAILABLE (its replica died or closed with the call in flight, or it
+# never reached one) is tried again, on the next replica: Predict and the metadata calls only read,
+# so a second try cannot do anything twice. A rolling restart then fails no request, even where a
+# replica stops abruptly (tensorflow_model_server has no SIGTERM handler). Three tries in all,
+# 50-200 ms apart, within the call's one deadline (TFSERVING_TIMEOUT_S).
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{
+        "name": [{"service": PREDICTION_SERVICE}, {"service": MODEL_SERVICE}],
+        "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.05s", "maxBackoff": "0.2s",
+                        "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
+    }],
+}
+BALANCING_OPTIONS = [
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+    ("grpc.enable_retries", 1),
+    # Ours, not whatever a DNS TXT record might say.
+    ("grpc.service_config_disable_resolution", 1),
+    # gRPC keeps a request for a retry only up to this size (default 256 KiB: one face of the
+    # descriptor's 150x150x3 float32 input is 270 KB, and a bigger call is never retried).
+    ("grpc.per_rpc_retry_buffer_size", MAX_MESSAGE_BYTES),
+]
 VERSION_STATE = "tensorflow.serving.ModelVersionStatus.State"
 KEPT_DESCRIPTIONS = 4
 
@@ -61,7 +91,8 @@ class TFServingBackend:
         self._config = config
         self._metrics = metrics
         self._api = serving_api()
-        self._channel = grpc.insecure_channel(config.tfserving_address, options=CHANNEL_OPTIONS)
+        self._channel = grpc.insecure_channel(config.tfserving_address, options=CHANNEL_OPTIONS + BALANCING_OPTIONS)
+        self._connectivity = Connectivity(self._channel)
         self._predict = self._api.method(self._channel, PREDICTION_SERVICE, "Predict")
         self._get_metadata = self._api.method(self._channel, PREDICTION_SERVICE, "GetModelMetadata")
         self._get_status = self._api.method(self._channel, MODEL_SERVICE, "GetModelStatus")
@@ -70,6 +101,11 @@ class TFServingBackend:
         self._current: ServedModel | None = None
 
     def current(self) -> ServedModel:
+        """The version in use; fails at once, before any work on the photo, while no model server
+        can be reached (a call would fail too, but only after decoding and detection)."""
+        if self._connectivity.failing():
+            raise ModelUnavailable(f"TF Serving at {self._config.tfserving_address}: no connection "
+                                   f"(reconnecting)")
         return self._current or self.refresh()
 
     def refresh(self) -> ServedModel:
@@ -90,14 +126,16 @@ class TFServingBackend:
     def describe(self, version: int) -> ServedModel:
         return self._use(self._described.get(version) or self._describe(version, None))
 
-    def predict(self, faces: np.ndarray, version: int | None = None) -> Scores:
-        request = self._api.predict_request(self._spec(SERVING_SIGNATURE, version),
-                                            {INPUT_KEY: faces}, list(Scores.OUTPUTS))  # [N, S, S, channels] float32
+    def predict(self, faces: np.ndarray, version: int | None = None, explain: bool = False) -> Scores:
+        signature, keys = Scores.signature(explain)
+        request = self._api.predict_request(self._spec(signature, version),
+                                            {INPUT_KEY: faces}, list(keys))  # [N, S, S, channels] float32
         response = self._call(self._predict, request)
-        return Scores.from_outputs({key: to_array(response.outputs[key]) for key in Scores.OUTPUTS},
+        return Scores.from_outputs({key: to_array(response.outputs[key]) for key in keys},
                                    response.model_spec.version.value)
 
     def close(self) -> None:
+        self._connectivity.close()
         self._channel.close()
 
     def _use(self, served: ServedModel) -> ServedModel:
@@ -119,7 +157,8 @@ class TFServingBackend:
         if problems:
             raise NotReady(f"{self._config.model_name} version {version} does not match the service: "
                            + "; ".join(problems))
-        served = ServedModel(self._config.model_name, version, info)
+        served = ServedModel(self._config.model_name, version, info,
+                             explainable=EXPLAIN_SIGNATURE in signatures.signature_def)
         with self._lock:
             if len(self._described) >= KEPT_DESCRIPTIONS:
                 self._described.pop(min(self._described))
@@ -179,3 +218,24 @@ class TFServingBackend:
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.RESOURCE_EXHAUSTED):
             return ModelUnavailable(f"{where}: {code.name}: {details}")
         return ModelServerError(f"{where}: {code.name}: {details}")
+
+
+class Connectivity:
+    """The channel's connectivity state as gRPC reports it, watched in the background from the
+    start (so the first connection is made before the first request)."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._channel = channel
+        self._state = grpc.ChannelConnectivity.IDLE
+        channel.subscribe(self._changed, try_to_connect=True)
+
+    def failing(self) -> bool:
+        """No model server reachable: every address failed its last connection attempt (with
+        round_robin, one connected replica keeps the channel READY)."""
+        return self._state == grpc.ChannelConnectivity.TRANSIENT_FAILURE
+
+    def close(self) -> None:
+        self._channel.unsubscribe(self._changed)
+
+    def _changed(self, state: grpc.ChannelConnectivity) -> None:
+        self._state = state

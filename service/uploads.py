@@ -15,6 +15,7 @@ from service.inference import Options
 RAW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/octet-stream"})
 # option -> (smallest, largest) accepted value
 OPTION_RANGES = {"top_k": (1, 100), "max_faces": (1, 100), "min_face_size": (0, 100_000)}
+SWITCHES = {"true": True, "false": False}  # option `explain`: JSON booleans, or these words
 BOX_FIELDS = {"x": 0, "y": 0, "width": 1, "height": 1}  # field -> smallest value
 MAX_BOX_SIDE = 100_000
 
@@ -69,7 +70,18 @@ def read_options(request: Request) -> Options:
         given = [_bounded_int(name, source[name], low, high) for source in sources if name in source]
         if given:
             values[name] = given[0]
+    explain = [_switch("explain", source["explain"]) for source in sources if "explain" in source]
+    if explain:
+        values["explain"] = explain[0]
     return Options(**values)
+
+
+def _switch(name: str, raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in SWITCHES:
+        return SWITCHES[raw.lower()]
+    raise BadOption(f"{name} must be true or false, got {raw!r}")
 
 
 def _bounded_int(name: str, raw, low: int, high: int) -> int:

@@ -30,6 +30,7 @@ from trainer.data import manifest as manifest_io
 from trainer.data.enrolled import training_folder
 from trainer.data.preparation import prepare
 from trainer.errors import BadInput
+from trainer.evaluation.run_report import write_run_report
 from trainer.evaluation.scoring import describe, evaluate_run, records_of
 from trainer.model.training import train
 from trainer.publishing.enrolment import EnrolmentRefused, centres_of, embeddings, photo_inputs
@@ -52,6 +53,7 @@ def retrain(data_dir: Path, models_dir: Path, work: Path, config: TrainerConfig,
     lifted = record_people(run_dir, records, data_dir, config.prepare.min_face_size)
     for person, (base, raised) in lifted.items():
         print(f"{person}: threshold lifted from {base:.4f} to {raised:.4f} above a stranger's face")
+    write_run_report(run_dir, records)
     stage("publishing", 0, 0)
     return publish_run(run_dir, models_dir, config.publish, force=force)
 

@@ -1,8 +1,9 @@
 // The page: identify a photo's faces through /v1/predict and draw the answer's boxes and names on
 // a canvas; the People view and the editing controls live in the modules imported here.
-import { call } from "./api.js";
+import { call, segment } from "./api.js";
 import { predictKey, startAdmin } from "./admin.js";
 import { offerCorrection } from "./corrections.js";
+import { drawHeatmaps } from "./heatmaps.js";
 import { refresh } from "./people.js";
 import { startPolling, startTrainer, stopPolling } from "./trainer.js";
 import { startUpload } from "./upload.js";
@@ -24,6 +25,9 @@ function showStatus(text, state) {
 async function identify(file) {
   const body = new FormData();
   body.append("image", file);
+  if (form.elements.explain.checked) {
+    body.append("explain", "true");
+  }
   const answer = await call("POST", "/v1/predict", { body, key: predictKey() });
   if (!answer || !Array.isArray(answer.faces)) {
     throw new Error("Unexpected answer from the service: no list of faces in it.");
@@ -143,13 +147,26 @@ form.addEventListener("submit", async (event) => {
       throw new Error("This browser cannot display the photo.");
     }
     drawPhoto(bitmap);
+    canvas.dataset.heatmaps = String(await drawHeatmaps(canvas.getContext("2d"), answer.faces));
     drawFaces(answer.faces);
+    showReport(answer.model);
     listFaces(answer.faces, file);
     showStatus(summary(answer), "done");
   } catch (error) {
     showStatus(error.message || String(error), "error");
   }
 });
+
+// The link to the run report of the version that answered (or, before any answer, the serving one).
+function showReport(model) {
+  const link = document.getElementById("report-link");
+  link.href = `/v1/models/${segment(model.name)}/report?version=${model.version}`;
+  document.getElementById("report-item").hidden = false;
+}
+
+call("GET", "/v1/models", { key: predictKey() })
+  .then((answer) => answer && answer.models && answer.models.length && showReport(answer.models[0]))
+  .catch(() => {});  // no model (yet), or a key needed: the link appears with the first answer
 
 function peopleChanged() {
   refresh([]);

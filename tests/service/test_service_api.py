@@ -112,8 +112,8 @@ class RecordingBackend:
         self._backend = backend
         self.answered: list[Scores] = []
 
-    def predict(self, faces, version=None) -> Scores:
-        scores = self._backend.predict(faces, version)
+    def predict(self, faces, version=None, explain=False) -> Scores:
+        scores = self._backend.predict(faces, version, explain)
         self.answered.append(scores)
         return scores
 

@@ -79,7 +79,7 @@ def test_broken_exports_are_refused_by_the_check_and_by_the_stand_in(case, tmp_p
 
 def test_a_project_export_passes_the_check_and_loads_in_the_stand_in(tmp_path):
     version = export_version(tiny_model(3), tiny_info(("a", "b", "c")), tmp_path / "faces", 1)
-    assert check_version(version) == 3  # two batch sizes of `serving_default`, one `metadata`
+    assert check_version(version) == 4  # two batch sizes of `serving_default`, one `explain`, one `metadata`
     assert stand_in_error(version, tmp_path) is None
     check_in_fresh_process(version)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,25 @@ def test_run_publishes_version_one_with_report_and_config(published):
     for name in ("model.keras", "history.csv", "curves.png", "confusion.png", "openset.png", "config.json"):
         assert (run / name).exists(), name
     assert list((run / "tensorboard" / "train").iterdir())
+
+
+def test_run_writes_and_publishes_its_report_page(published):
+    """Issue #22: RUN/report.html, self-contained, copied into the version; its mistakes are every
+    test face the model misnamed or rejected."""
+    models, work, _ = published
+    run = only_run(work)
+    page = (run / "report.html").read_text()
+    assert (models / "faces" / "1" / "report.html").read_text() == page
+    assert not re.search(r"(src|href)=\"(?!data:image/png;base64,)", page) and "<script" not in page
+    sections = re.findall(r'<section id="(\w+)">', page)
+    assert sections == ["inputs", "training", "outcome", "mistakes", "inside"]
+    faces = np.load(run / "faces.npz")
+    wrong = (faces["class_scores"].argmax(axis=1) != faces["labels"]) | (faces["score"] < faces["threshold"])
+    mistakes = page.split('<section id="mistakes">')[1].split("</section>")[0]
+    assert mistakes.count("<figure>") == int(wrong.sum()) and f"{int(wrong.sum())} of {len(wrong)} known" in mistakes
+    assert "<td>ln(number of classes)</td><td>1.609</td>" in page  # five people
+    inside = page.split('<section id="inside">')[1]
+    assert "block1_conv1: 8 filters of 3x3x1" in inside and inside.count("<figure>") == 2 + 5  # 2 stages, 5 people
 
 
 def test_saved_model_matches_keras_model_and_manifest(published):
@@ -174,6 +194,8 @@ def test_evaluate_a_published_model_on_a_photo_folder(published, face_data, tmp_
     assert photos["strangers_rejected"] == pytest.approx(sum(unknown) / len(unknown))
     assert photos["known_faces"] == report["support"]
     assert (out / "confusion.png").exists()
+    page = (out / "report.html").read_text()
+    assert "Model report" in page and '<section id="mistakes">' in page and "block1_conv1" in page
 
 
 def test_two_workers_run_the_whole_job_and_publish_one_version(face_data, five_records, tmp_path):

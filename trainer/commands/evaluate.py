@@ -54,9 +54,11 @@ def _evaluate_run(args) -> int:
     if args.strangers:
         info = RunDir(args.run).model_info()
         strangers = records_of(args.strangers, Path(args.run) / "strangers-records", info.detector, info.preprocess)
+    from trainer.evaluation.run_report import write_run_report
+
     report = evaluate_run(args.run, args.records, strangers)
     print(describe(report))
-    print(f"\nreport: {Path(args.run) / 'report.json'}")
+    print(f"\nreport: {Path(args.run) / 'report.json'}, {write_run_report(args.run, args.records)}")
     return 0
 
 
@@ -64,9 +66,12 @@ def _evaluate_model(args) -> int:
     from facecore.versions import saved_model_folder
     from trainer.evaluation.scoring import describe, evaluate_photos
 
-    report = evaluate_photos(saved_model_folder(args.model), args.data, args.out)
+    from trainer.evaluation.run_report import write_model_report
+
+    folder = saved_model_folder(args.model)
+    report = evaluate_photos(folder, args.data, args.out)
     print(describe(report))
-    print(f"\nreport: {Path(args.out) / 'report.json'}")
+    print(f"\nreport: {Path(args.out) / 'report.json'}, {write_model_report(folder, args.out)}")
     return 0
 
 

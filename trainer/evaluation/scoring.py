@@ -25,6 +25,7 @@ from trainer.data.split import SPLITS
 
 BATCH = 64
 OPENSET_PLOT = "openset.png"
+FACES_FILE = "faces.npz"  # every scored face: what the run report shows of each (trainer/evaluation/run_report.py)
 SCORES = {"cosine": "cosine similarity to the nearest person's centre", "softmax": "top class probability"}
 THRESHOLDS = {"global": "one threshold for everyone", "person": "per-person thresholds"}
 
@@ -70,7 +71,16 @@ def evaluate_run(run_dir: Path, records_dir: Path | None = None, strangers_dir: 
     report.update(split="test", **_openset_report(config, len(info.class_names), validation, test, *strangers))
     write_report(report, run.report, run.confusion)
     openset_curve(report["openset"]["curve"], report["openset"]["known_accept"], run.root / OPENSET_PLOT)
+    score, threshold = openset.decide(test.class_scores, report["class_thresholds"] or
+                                      [report["unknown_threshold"]] * len(info.class_names))
+    save_faces(run.root / FACES_FILE, test.class_scores, test.labels, score.numpy(), threshold.numpy())
     return report
+
+
+def save_faces(path: Path, class_scores, labels, score, threshold) -> None:
+    """The scored faces, in dataset order: class scores [N, C], labels [N] (-1: a stranger),
+    the open-set score and threshold [N]."""
+    np.savez_compressed(path, class_scores=class_scores, labels=labels, score=score, threshold=threshold)
 
 
 def _openset_report(config, classes: int, validation: openset.Faces, test: openset.Faces,
@@ -152,6 +162,7 @@ def evaluate_photos(model_dir: Path, data_dir: Path, out_dir: Path) -> dict:
                   openset={"photos": openset.rates(unknown[known], probabilities[known].argmax(axis=1) == labels[known],
                                                    unknown[~known])})
     write_report(report, Path(out_dir) / "report.json", Path(out_dir) / "confusion.png")
+    save_faces(Path(out_dir) / FACES_FILE, probabilities, labels, outputs[SCORE_KEY], outputs[THRESHOLD_KEY])
     return report
 
 

@@ -36,7 +36,7 @@ from facecore.datafolder import NAME_RULE, is_usable_name, set_aside
 from facecore.modelinfo import (
     DEFAULT_MIN_FACE_SIZE, EMBEDDING_KEY, ENROLLED_KEY, MODEL_INFO_FILE, TRAIN_CONFIG_KEY, ModelInfo,
 )
-from facecore.versions import complete_versions
+from facecore.versions import REPORT_PAGE, complete_versions
 from trainer.config import PublishConfig, from_dict
 from trainer.data.enrolled import ENROLLED_PREFIX, enrolled_dir, keep_photos
 from trainer.data.extract import ExtractParams, largest_faces
@@ -226,7 +226,7 @@ def write_version(folder: Path, parent: Parent, model: keras.Model, info: ModelI
     parent's report and training config."""
     export_model(model, info, folder, model_name)
     model.save(folder / KERAS_FILE)
-    for name in (registry.REPORT_FILE, registry.CONFIG_FILE):
+    for name in (registry.REPORT_FILE, REPORT_PAGE, registry.CONFIG_FILE):
         if (parent.folder / name).exists():
             shutil.copyfile(parent.folder / name, folder / name)
 

@@ -15,12 +15,13 @@ import numpy as np
 import tensorflow as tf
 
 from facecore.modelinfo import (
-    CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE, MODEL_INFO_FILE, MODEL_INFO_KEY,
-    PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, TRAIN_CONFIG_KEY, ModelInfo,
-    metadata_inputs,
+    CLASS_SCORES_KEY, EMBEDDING_KEY, EXPLAIN_SIGNATURE, HEATMAP_KEY, INPUT_KEY, METADATA_INPUT_KEY, METADATA_SIGNATURE,
+    MODEL_INFO_FILE, MODEL_INFO_KEY, PROBABILITIES_KEY, SCORE_KEY, SERVING_SIGNATURE, THRESHOLD_KEY, TRAIN_CONFIG_KEY,
+    ModelInfo, metadata_inputs,
 )
 from facecore.tfserving_api import serving_api
 from trainer.evaluation.openset import decide
+from trainer.model.saliency import cut_model, gradcam
 from trainer.publishing.rundir import RunDir
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -45,6 +46,7 @@ def export_model(model, info: ModelInfo, directory: Path, model_name: str = "fac
                 SCORE_KEY: score, THRESHOLD_KEY: threshold}
 
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[spec])
+    explainable = _add_explain(archive, model, serve, spec)
     info_json = tf.constant(info.to_json())
 
     def metadata(rows):  # rows: [N] int32 -> model_info: [N] string (batching-safe)
@@ -56,18 +58,37 @@ def export_model(model, info: ModelInfo, directory: Path, model_name: str = "fac
     extra = directory / "assets.extra"
     extra.mkdir(exist_ok=True)
     (extra / MODEL_INFO_FILE).write_text(info.to_json())
-    write_warmup_requests(extra / WARMUP_FILE, info, model_name)
+    write_warmup_requests(extra / WARMUP_FILE, info, model_name, explainable)
     return directory
 
 
-def write_warmup_requests(path: Path, info: ModelInfo, model_name: str) -> None:
-    """TF Serving replays these PredictRequests when it loads the version: both signatures, so a
+def _add_explain(archive, model, serve, spec) -> bool:
+    """The `explain` signature: `serve`'s outputs and a Grad-CAM heatmap [N, S, S] per face;
+    False (no signature) for a model without a feature map to explain."""
+    try:
+        cut = cut_model(model)
+    except ValueError:
+        return False
+
+    def explain(faces):
+        return {**serve(faces), HEATMAP_KEY: gradcam(cut, faces)}
+
+    archive.track(cut.features)
+    archive.track(cut.head)
+    archive.add_endpoint(EXPLAIN_SIGNATURE, explain, input_signature=[spec])
+    return True
+
+
+def write_warmup_requests(path: Path, info: ModelInfo, model_name: str, explainable: bool = False) -> None:
+    """TF Serving replays these PredictRequests when it loads the version: every signature, so a
     version whose signatures batching would refuse fails to load instead of failing clients."""
     api = serving_api()
     spec = api.message("tensorflow.serving.ModelSpec")
-    requests = [api.predict_request(spec(name=model_name, signature_name=SERVING_SIGNATURE),
+    faces = [(SERVING_SIGNATURE, batch) for batch in WARMUP_BATCH_SIZES]
+    faces += [(EXPLAIN_SIGNATURE, 1)] if explainable else []
+    requests = [api.predict_request(spec(name=model_name, signature_name=signature),
                                     {INPUT_KEY: np.zeros((batch, *info.input_shape), np.float32)})
-                for batch in WARMUP_BATCH_SIZES]
+                for signature, batch in faces]
     requests.append(api.predict_request(spec(name=model_name, signature_name=METADATA_SIGNATURE),
                                         metadata_inputs()))
     log_class, predict_log_class = (api.message("tensorflow.serving.PredictionLog"),

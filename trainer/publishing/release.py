@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from facecore.versions import REPORT_PAGE
 from trainer.config import PublishConfig
 from trainer.publishing import registry
 from trainer.publishing.export import export_run
@@ -32,6 +33,8 @@ def publish_run(run_dir: Path, models_dir: Path, config: PublishConfig, force: b
             registry.check_gate(model_dir, report["macro_f1"], config.tolerance)
         export_run(run.root, folder, config.model_name)
         shutil.copyfile(run.report, folder / registry.REPORT_FILE)
+        if (run.root / REPORT_PAGE).exists():
+            shutil.copyfile(run.root / REPORT_PAGE, folder / REPORT_PAGE)
         shutil.copyfile(run.config, folder / registry.CONFIG_FILE)
         shutil.copyfile(run.model, folder / KERAS_FILE)  # what enrolment builds the next version from
 
