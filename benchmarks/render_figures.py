@@ -142,7 +142,19 @@ def compose(folder: Path) -> str:
         f"{e['correction']['score_before']:.3f}) corrected as \"nobody I know\" answered unknown "
         f"{e['correction']['to_unknown_s']} s later; the person removed through the API gone "
         f"{e['api_remove']['gone_after_s']} s later; first answer {e['up_to_first_answer_s']} s after `up -d`."
+        + fault(e)
     )
+
+
+def fault(result: dict) -> str:
+    """The e2e's `restart tfserving` under load, where the run had that step."""
+    f = result.get("model_server_restart")
+    if f is None:
+        return ""
+    last = f["last_failure_after_back_s"]
+    return (f" `docker compose restart tfserving` under load: away {f['away_s']} s, {f['answered_503']:,} answers "
+            f"503, **{f['failed_otherwise']} failed otherwise**, the last failure "
+            f"{'none' if last is None else f'{last} s'} after it was back.")
 
 
 def new_version_s(result: dict) -> float:

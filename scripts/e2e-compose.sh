@@ -20,8 +20,11 @@ REPO="$PWD"
 RESULTS=""
 if [ "${1:-}" = "--results" ]; then RESULTS="$2"; fi
 export FACE_DATA_DIR="${FACE_DATA_DIR:-$(cd .. && pwd)/shared/data}"
-export DOCKER_BUILDKIT=0          # Debian's docker.io has no buildx; the classic builder builds both Dockerfiles
-export COMPOSE_DOCKER_CLI_BUILD=0
+# The project's images are built as most users build them, with BuildKit: compose v2 drives the
+# daemon's BuildKit itself (Debian's docker.io has no buildx plugin, which `docker build` would
+# need for BuildKit). The local base stand-ins are built with `docker build`, the classic builder.
+export DOCKER_BUILDKIT=1
+export COMPOSE_DOCKER_CLI_BUILD=1
 E2E_IMAGES="${E2E_IMAGES:-faceid-e2e}"
 E2E_LOG_DIR="${E2E_LOG_DIR:-$(mktemp -d /tmp/faceid-e2e-logs.XXXXXX)}"
 COMPOSE_PLUGIN="${HOME:-/root}/.docker/cli-plugins/docker-compose"
@@ -117,7 +120,7 @@ slim_rootfs() {
 
 base_image() {
     local name="$1" tag="$2" context="$3" arg="$4"
-    docker build -q --build-arg "$arg" -f "$context/$name.Dockerfile" -t "$tag" "$context" >>"$E2E_LOG_DIR/bases.log" 2>&1 \
+    DOCKER_BUILDKIT=0 docker build -q --build-arg "$arg" -f "$context/$name.Dockerfile" -t "$tag" "$context" >>"$E2E_LOG_DIR/bases.log" 2>&1 \
         || fail "building the local stand-in $tag failed"
 }
 
@@ -150,7 +153,7 @@ main() {
     local started; started=$(date +%s)
     build_bases
     local bases_done; bases_done=$(date +%s)
-    say "building the project's images (trainer/Dockerfile, service/Dockerfile)"
+    say "building the project's images (trainer/Dockerfile, service/Dockerfile) with BuildKit"
     compose build >"$E2E_LOG_DIR/build.log" 2>&1 || { tail -n 40 "$E2E_LOG_DIR/build.log" >&2; fail "docker compose build failed"; }
     local built; built=$(date +%s)
     say "images built in $((built - bases_done)) s (bases $((bases_done - started)) s); running the flow"
