@@ -241,19 +241,24 @@ def test_owner_script_gives_the_volume_to_the_trainer_user(tmp_path):
     assert result.returncode != 0 and "docs/deployment.md" in result.stderr
 
 
-# ---- The service needs no models volume -----------------------------------------------------
+# ---- The service reads the models claim, never writes it ----------------------------------------
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_service_pods_mount_no_models(overlay):
-    """With SERVING_BACKEND=tfserving the service reads nothing from the models volume."""
+def test_service_pods_mount_the_models_claim_read_only(overlay):
+    """With SERVING_BACKEND=tfserving the service learns the model from TF Serving; from the
+    models claim it reads only run reports and the trainer's status, at MODEL_BASE_PATH."""
     from service.config import Config
 
     spec = pod_spec(find(overlay, "Deployment", "faceid-service"))
-    assert not [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+    claims = {v["name"]: v["persistentVolumeClaim"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"models": {"claimName": "faceid-models", "readOnly": True}}
+    (container,) = spec["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "models"]
+    assert mount["readOnly"] is True
     env = config_map(overlay, "faceid-config")
-    assert env["SERVING_BACKEND"] == "tfserving" and "MODEL_BASE_PATH" not in env
-    assert Config.from_env(env).model_base_path is None
+    assert env["SERVING_BACKEND"] == "tfserving" and env["MODEL_BASE_PATH"] == mount["mountPath"]
+    assert Config.from_env(env).model_base_path is not None
 
 
 # ---- TF Serving under disruptions -----------------------------------------------------------
