@@ -30,6 +30,11 @@ class Metrics:
         with self._lock:
             self._counts[(model_name, code.name)] += 1
 
+    def requests(self, status: str = "OK") -> int:
+        """request_count summed over models, for one status (what the exposition would say)."""
+        with self._lock:
+            return sum(count for (_, name), count in self._counts.items() if name == status)
+
     def observe_latency(self, model_name: str, api: str, seconds: float) -> None:
         """Add one request's wall time (TF Serving records it for Predict, entrypoint GRPC)."""
         micros = seconds * 1e6
