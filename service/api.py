@@ -59,4 +59,4 @@ def report(name: str):
 def _count(metrics, faces: list[dict]) -> None:
     metrics.faces.observe(len(faces))
     for face in faces:
-        metrics.predictions.labels(face["label"]).inc()
+        metrics.predictions.labels("unknown" if face["unknown"] else "known").inc()

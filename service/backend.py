@@ -32,8 +32,14 @@ class ServedModel:
         value = self.info.extra.get("exported_at")
         return float(value) if value is not None else None
 
+    def summary(self) -> dict:
+        """The version as /readyz shows it: a few fields, the same size with 19 people or 10,000
+        (probes call it every few seconds; /v1/models has every name and threshold)."""
+        return {"name": self.name, "version": self.version, "classes": len(self.info.class_names),
+                "unknown_threshold": self.info.unknown_threshold, "exported_at": self.exported_at}
+
     def describe(self) -> dict:
-        """The version as /v1/models and /readyz show it: its own metadata."""
+        """The version as /v1/models shows it: its own metadata."""
         info = self.info
         return {
             "name": self.name,

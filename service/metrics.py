@@ -32,8 +32,10 @@ class Metrics:
                                        ["stage"], buckets=STAGE_BUCKETS, registry=registry)
         self.faces = Histogram("faceid_faces_per_request", "Faces answered per prediction request.",
                                buckets=FACE_BUCKETS, registry=registry)
-        self.predictions = Counter("faceid_predictions", "Faces predicted, by label (class name or unknown).",
-                                   ["label"], registry=registry)
+        # By outcome, not by person: a label per enrolled person would grow without bound (one
+        # series per name per worker) and put people's names into the monitoring system.
+        self.predictions = Counter("faceid_predictions", "Faces predicted, by outcome (known or unknown).",
+                                   ["outcome"], registry=registry)
         self.model_server_errors = Counter("faceid_model_server_errors", "Model server errors by gRPC code.",
                                            ["code"], registry=registry)
         self.in_flight = Gauge("faceid_http_requests_in_flight", "HTTP requests being served.",

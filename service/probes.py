@@ -19,13 +19,13 @@ def healthz():
 @probes.get("/readyz")
 def readyz():
     """Model server reachable, model AVAILABLE, signature matching, not draining (else 503
-    problem+json)."""
+    problem+json); the model's summary (its full metadata is /v1/models)."""
     state = runtime()
     if state.config.drain_file.exists():
         raise NotReady(f"draining: the service is stopping ({state.config.drain_file} exists); "
                        "requests are still answered")
     served = state.backend.check_ready()
-    return {"status": "ready", "backend": state.config.backend, "model": served.describe()}
+    return {"status": "ready", "backend": state.config.backend, "model": served.summary()}
 
 
 @probes.get("/metrics")

@@ -63,7 +63,7 @@ def test_predicts_and_counts_across_workers(stack, photos):
     assert multipart.status_code == 200 and len(multipart.json()["faces"]) == 1
     samples = scrape(url)
     assert samples['faceid_http_requests_total{route="/v1/predict",status="200"}'] == before + 9
-    assert samples['faceid_predictions_total{label="bob"}'] >= 25
+    assert samples['faceid_predictions_total{outcome="known"}'] >= 25
     assert samples['faceid_model_info{name="faces",version="1"}'] == 1
     assert samples["faceid_model_published_timestamp_seconds"] == 1_700_000_000
     assert samples["faceid_http_requests_in_flight"] == 1  # the scrape itself

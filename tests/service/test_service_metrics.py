@@ -16,7 +16,7 @@ def test_request_and_prediction_metrics(app, client, photos, metric):
     assert metric(app, "faceid_http_requests_total", {"route": "/v1/predict", "status": "400"}) == 1
     assert metric(app, "faceid_http_requests_total", {"route": "unmatched", "status": "404"}) == 1
     assert metric(app, "faceid_http_request_duration_seconds_count", {"route": "/v1/predict"}) == 3
-    assert metric(app, "faceid_predictions_total", {"label": "bob"}) == 3
+    assert metric(app, "faceid_predictions_total", {"outcome": "known"}) == 3
     assert metric(app, "faceid_faces_per_request_count") == 2
     assert metric(app, "faceid_faces_per_request_sum") == 3
     assert metric(app, "faceid_faces_per_request_bucket", {"le": "0.0"}) == 1
@@ -35,8 +35,17 @@ def test_unknown_predictions_are_counted_as_unknown(make_app, local_config, expo
     copy_version(exported["unknown"], tmp_path / "u" / "faces", 1)
     app = make_app(replace(local_config, model_base_path=tmp_path / "u"))
     app.test_client().post("/v1/predict", data=photos["one"], content_type="image/jpeg")
-    assert metric(app, "faceid_predictions_total", {"label": "unknown"}) == 1
-    assert metric(app, "faceid_predictions_total", {"label": "bob"}) == 0
+    assert metric(app, "faceid_predictions_total", {"outcome": "unknown"}) == 1
+    assert metric(app, "faceid_predictions_total", {"outcome": "known"}) == 0
+
+
+def test_no_person_name_reaches_the_metrics(client, photos):
+    """Faces are counted by outcome only: no series per person (unbounded with enrolment) and
+    no name in the monitoring system."""
+    client.post("/v1/predict", data=photos["three"], content_type="image/jpeg")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'faceid_predictions_total{outcome="known"} 3.0' in text
+    assert "bob" not in text
 
 
 def test_model_gauges(app, client, metric):
