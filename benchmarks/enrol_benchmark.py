@@ -28,6 +28,7 @@ also writes DIR/enrol-<YYYY-MM-DD>[-VARIANT].json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shutil
@@ -210,7 +211,7 @@ def rank1_new_people(data: Path, models: Path, scratch: Path, limit: int | None)
     per_person = {}
     # The load check (a fresh `trainer verify` process per version) accepts or refuses a version
     # and changes nothing in it; part (b) runs it in the real command.
-    with mock.patch.object(enrolment, "check_in_fresh_process", None), \
+    with mock.patch.object(enrolment, "FreshProcessCheck", lambda: contextlib.nullcontext(None)), \
             StageClock(enrolment, ("load_parent", "face_inputs", "export_model")) as clock:
         for set_name, person, photos in people:
             per_person[person] = {"set": set_name, **enrol_one(models, person, photos, scratch, config, parent_info)}

@@ -63,9 +63,13 @@ if [ ! -f "$stamp" ]; then
     install -e ".[$EXTRAS]"
     # TF Serving's API messages (trainer warm-up requests, the stand-in): --no-deps, see pyproject.toml.
     install --no-deps -r <(.venv/bin/python scripts/requirements.py --no-core tfserving-api)
-    # Saved once, as the service image does, so the tfserving backend never imports TensorFlow;
-    # reading them imports tensorflow_serving and TensorFlow, so it checks those installs too.
-    { .venv/bin/python -c "import cv2, flask" && .venv/bin/python -m facecore.tfserving_api write; } >/dev/null 2>&1 \
+    # test: TF Serving's API descriptors saved once, as the service image does, so the tfserving
+    # backend never imports TensorFlow (reading them imports tensorflow_serving and TensorFlow, so
+    # it checks those installs too). main leaves them out: its trainer and in-process backend
+    # import TensorFlow anyway, and without the file the API is read from the installed package
+    # (facecore/tfserving_api.py); writing it costs a TensorFlow import, 7 s of the quick start.
+    { .venv/bin/python -c "import cv2, flask" \
+        && { [ "$MODE" != test ] || .venv/bin/python -m facecore.tfserving_api write; }; } >/dev/null 2>&1 \
         || { echo "bootstrap: Python packages failed to install" >&2; exit 1; }
     rm -f .venv/.installed-"$MODE"-* && touch "$stamp"
 fi

@@ -19,7 +19,7 @@ from tfserving_standin.server import StandIn
 from trainer.commands import main as trainer_main
 from trainer.publishing import registry
 from trainer.publishing.export import WARMUP_FILE
-from trainer.publishing.loadcheck import NotServable, check_in_fresh_process
+from trainer.publishing.loadcheck import FreshProcessCheck, NotServable, check_in_fresh_process
 from trainer.publishing.servable import check_version
 
 pytestmark = pytest.mark.slow
@@ -96,6 +96,25 @@ def test_publish_refuses_a_broken_export_and_publishes_nothing(tmp_path, capsys)
     assert [p.name for p in model_dir.iterdir() if p.name.startswith(registry.TEMP_PREFIX)] == []
     assert trainer_main(["verify", "--version", str(broken)]) == 3
     assert "refused: signature 'scalar_output'" in capsys.readouterr().err
+
+
+def test_a_check_started_ahead_checks_the_folder_written_after_it_started(tmp_path):
+    """The registry starts the check's process before the export (it loads TensorFlow meanwhile):
+    the folder does not exist yet when it starts; a broken one is refused with its reason."""
+    with FreshProcessCheck() as verify:
+        registry.publish(tmp_path / "faces", lambda folder: shutil.copytree(save(tmp_path / "good", "serving_default",
+                                                                                x2), folder), 5, {}, verify=verify)
+    assert registry.versions(tmp_path / "faces") == [1]
+    with FreshProcessCheck() as verify, pytest.raises(NotServable, match="'y' is a scalar.*nothing was published"):
+        verify(save(tmp_path / "broken", "scalar_output", x2))
+
+
+def test_a_check_never_given_a_folder_ends_its_process(tmp_path):
+    """Publishing refused before the check (the gate, a failed export): closing ends the process."""
+    check = FreshProcessCheck()
+    with pytest.raises(RuntimeError, match="export failed"), check:
+        raise RuntimeError("export failed")
+    assert check.exited
 
 
 def test_rollback_refuses_a_version_tf_serving_would_not_load(tmp_path):

@@ -63,7 +63,7 @@ def evaluate_run(run_dir: Path, records_dir: Path | None = None, strangers_dir: 
     run = RunDir(run_dir)
     config, info = run.read_config(), run.model_info()
     records_dir = Path(records_dir or run.read_json(run.dataset)["records_dir"])
-    model = keras.models.load_model(run.model)
+    model = compiled(keras.models.load_model(run.model))  # traced once for all three predictions
     test, validation = (_faces(model, records_dir, split, info.preprocess) for split in ("test", "validation"))
     strangers = _strangers(model, strangers_dir, info.preprocess, config.openset.stranger_seed) \
         if strangers_dir else (None, None, {})

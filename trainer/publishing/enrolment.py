@@ -45,7 +45,7 @@ from trainer.model.network import CosineSimilarity, build_model, inference_model
 from trainer.publishing.gallery import Gallery
 from trainer.publishing import registry
 from trainer.publishing.export import export_model
-from trainer.publishing.loadcheck import check_in_fresh_process
+from trainer.publishing.loadcheck import FreshProcessCheck
 from trainer.publishing.release import KERAS_FILE
 
 
@@ -161,7 +161,8 @@ def enrol_person(models_dir: Path, person: str, photos_dir: Path, config: Publis
         write_version(folder, parent, *build_version(parent, gallery), config.model_name)
 
     provenance = {"source": "enrol", "person": person, "photos": str(photos_dir)}
-    result.version = registry.publish(model_dir, write, config.keep, provenance, verify=check_in_fresh_process)
+    with FreshProcessCheck() as verify:  # loading TensorFlow while the version is written
+        result.version = registry.publish(model_dir, write, config.keep, provenance, verify=verify)
     keep_photos(result.used, (Path(data_dir) if data_dir is not None else enrolled_dir(work_dir)) / person)
     return result
 
@@ -183,8 +184,9 @@ def remove_person(models_dir: Path, person: str, config: PublishConfig, work_dir
         gallery.strangers = []  # their strangers now nearest someone else: the next `trainer update` lifts again
         write_version(folder, parent, *build_version(parent, gallery), config.model_name)
 
-    version = registry.publish(model_dir, write, config.keep, {"source": "remove", "person": person},
-                               verify=check_in_fresh_process)
+    with FreshProcessCheck() as verify:
+        version = registry.publish(model_dir, write, config.keep, {"source": "remove", "person": person},
+                                   verify=verify)
     set_aside(enrolled_dir(work_dir) / person)
     if data_dir is not None:
         set_aside(Path(data_dir) / person)

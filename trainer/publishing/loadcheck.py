@@ -36,15 +36,47 @@ class NotServable(Refused):
 def check_in_fresh_process(version_dir: Path, timeout_s: float = CHECK_TIMEOUT_S) -> None:
     """Run `python -m trainer verify --version VERSION_DIR` in a new interpreter; raise
     NotServable with its reason if it does not pass."""
-    command = [sys.executable, "-m", "trainer", "verify", "--version", str(version_dir)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=_environment(),
-                              cwd=PACKAGE_ROOT)
-    except subprocess.TimeoutExpired:
-        raise NotServable(f"loading {version_dir} as TF Serving would took over {timeout_s:.0f} s; "
-                          "nothing was published") from None
-    if done.returncode != 0:
-        raise NotServable(f"TF Serving would not load {version_dir}: {_reason(done.stderr)}; nothing was published")
+    with FreshProcessCheck(timeout_s) as check:
+        check(version_dir)
+
+
+class FreshProcessCheck:
+    """`check_in_fresh_process`, its process started ahead: started before the version is written
+    (`with FreshProcessCheck() as verify: registry.publish(..., verify=verify)`), it imports
+    TensorFlow, most of its time, while the export runs, then reads the folder to check from its
+    stdin (`verify --version -`). Closing it ends a process that was never given a folder."""
+
+    def __init__(self, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+        self._timeout_s = timeout_s
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "trainer", "verify", "--version", "-"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(), cwd=PACKAGE_ROOT)
+
+    def __enter__(self) -> "FreshProcessCheck":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def exited(self) -> bool:
+        """Whether its process has ended (checked, or closed)."""
+        return self._process.poll() is not None
+
+    def close(self) -> None:
+        if not self.exited:
+            self._process.kill()
+            self._process.communicate()
+
+    def __call__(self, version_dir: Path) -> None:
+        try:
+            _, stderr = self._process.communicate(f"{version_dir}\n", timeout=self._timeout_s)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise NotServable(f"loading {version_dir} as TF Serving would took over {self._timeout_s:.0f} s; "
+                              "nothing was published") from None
+        if self._process.returncode != 0:
+            raise NotServable(f"TF Serving would not load {version_dir}: {_reason(stderr)}; nothing was published")
 
 
 def check_session(version_dir: Path) -> int:

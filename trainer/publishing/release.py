@@ -14,7 +14,7 @@ from facecore.versions import REPORT_PAGE
 from trainer.config import PublishConfig
 from trainer.publishing import registry
 from trainer.publishing.export import export_run
-from trainer.publishing.loadcheck import check_in_fresh_process
+from trainer.publishing.loadcheck import FreshProcessCheck
 from trainer.publishing.rundir import RunDir
 
 KERAS_FILE = "model.keras"  # the Keras model behind the SavedModel (trainer/publishing/enrolment.py)
@@ -40,4 +40,5 @@ def publish_run(run_dir: Path, models_dir: Path, config: PublishConfig, force: b
 
     provenance = {"source": "train", "run_dir": str(run.root.resolve()), "macro_f1": report["macro_f1"],
                   "forced": force}
-    return registry.publish(model_dir, write, config.keep, provenance, verify=check_in_fresh_process)
+    with FreshProcessCheck() as verify:  # loading TensorFlow while the export runs
+        return registry.publish(model_dir, write, config.keep, provenance, verify=verify)

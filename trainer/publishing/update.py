@@ -27,7 +27,7 @@ from trainer.errors import Refused
 from trainer.publishing import registry
 from trainer.publishing.changes import MIN_PHOTOS, people_changes
 from trainer.publishing.gallery import Gallery
-from trainer.publishing.loadcheck import check_in_fresh_process
+from trainer.publishing.loadcheck import FreshProcessCheck
 
 Stage = Callable[[str, int, int], None]  # (stage, done, total), e.g. trainer.status.Job.stage
 
@@ -74,8 +74,8 @@ def publish_update(data_dir: Path, models_dir: Path, work: Path, config: Trainer
         enrolment.write_version(folder, parent, *enrolment.build_version(parent, gallery), config.publish.model_name)
 
     provenance = {"source": "update", "data_dir": str(data_dir)}
-    result.version = registry.publish(model_dir, write, config.publish.keep, provenance,
-                                      verify=check_in_fresh_process)
+    with FreshProcessCheck() as verify:  # loading TensorFlow while the version is written
+        result.version = registry.publish(model_dir, write, config.publish.keep, provenance, verify=verify)
     return result
 
 
