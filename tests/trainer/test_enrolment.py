@@ -13,6 +13,7 @@ import pytest
 from facecore.modelinfo import MODEL_INFO_FILE, ModelInfo
 from trainer.commands import main
 from trainer.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from trainer.model.centres import size_factor
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
@@ -71,6 +72,11 @@ def test_enrolled_person_is_named_on_their_other_photos(setup, capsys):
     info = info_of(version)
     assert info.class_names == (*sorted(KNOWN), NEW)
     assert info.extra["enrolled"][NEW] == {"photos": 5, "after_version": 1}
+    # the training faces' spread, recorded by `run`, sets the threshold of a centre of 5 photos
+    spread = info.extra["centres"]
+    assert 0.8 < spread["concentration"] < 1.0 and spread["photos_per_person"] > 10
+    assert info.thresholds()[-1] == pytest.approx(info.unknown_threshold * size_factor(
+        spread["concentration"], 5, spread["photos_per_person"])) and info.thresholds()[-1] < info.unknown_threshold
     assert json.loads((version / "publish.json").read_text())["source"] == "enrol"
     named = names_given(version, others)
     assert len(named) >= 20 and named.count(NEW) / len(named) >= 0.9, named

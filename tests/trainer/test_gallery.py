@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facecore.modelinfo import ModelInfo
+from trainer.model.centres import concentration, size_factor
 from trainer.publishing.gallery import LIFT_MARGIN, Gallery
 
 # Three people on the axes of a 3-d embedding space.
@@ -65,6 +66,41 @@ def test_put_replaces_a_known_centre_merges_with_a_weight_and_adds_a_new_person_
     assert people.names == ["ann", "bo", "cy", "dee"] and people.thresholds[-1] == 0.6
     assert people.enrolled["dee"] == {"photos": 2, "after_version": 4}
     assert people.enrolled["ann"]["photos"] == 2
+
+
+def test_a_new_person_from_few_photos_gets_the_pooled_threshold_scaled_for_their_centre():
+    """With the training faces' spread recorded, a centre of 5 photos gets a lower threshold than
+    the pooled one (calibrated on centres of ~25), one of 25 the pooled one; without it, the pooled."""
+    spread = {"concentration": 0.95, "photos_per_person": 25.0}
+    people = gallery(extra={"centres": spread})
+    people.put("dee", unit(*[[1.0, 0.0, 1.0]] * 5), after_version=4)
+    people.put("eve", unit(*[[0.0, 1.0, 1.0]] * 25), after_version=4)
+    expected = 0.6 * np.sqrt((0.95 + 0.05 / 25) / (0.95 + 0.05 / 5))
+    assert people.thresholds[-2:] == [pytest.approx(expected), pytest.approx(0.6)] and expected < 0.598
+    assert people.base[-2] == people.thresholds[-2]
+    info = people.model_info(ModelInfo(("ann", "bo", "cy"), unknown_threshold=0.6, extra={"centres": spread}))
+    assert info.class_thresholds == (0.6, 0.6, 0.6, pytest.approx(expected), pytest.approx(0.6))
+    assert info.extra["centres"] == spread  # kept for the next enrolment
+    plain = gallery()
+    plain.put("dee", unit(*[[1.0, 0.0, 1.0]] * 5), after_version=4)
+    assert plain.thresholds[-1] == 0.6 and not plain.explicit
+
+
+def test_concentration_and_size_factor():
+    rng = np.random.default_rng(0)
+    direction = np.zeros(64)
+    direction[0] = 1.0
+    faces = direction + rng.normal(0.0, 0.05, (4000, 64))  # a = 1 / (1 + 64 * 0.0025) ~ 0.862
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(400), 10)
+    assert concentration(faces, labels) == pytest.approx(np.mean(faces @ direction) ** 2, abs=0.01)
+    assert concentration(np.repeat(unit([1.0, 2.0, 2.0]), 4, axis=0), np.zeros(4, int)) == pytest.approx(1.0)
+    assert size_factor(0.9, 25, 25.0) == pytest.approx(1.0) and size_factor(1.0, 1, 25.0) == pytest.approx(1.0)
+    assert size_factor(0.9, 5, 25.0) < size_factor(0.9, 10, 25.0) < 1.0 < size_factor(0.9, 50, 25.0)
+    # what a 5-face centre loses: the expected cosine of a face to it, over that to a 25-face one
+    sims = {n: np.mean([faces[i * 10] @ (c := faces[i * 10 + 1: i * 10 + 1 + n].mean(0)) / np.linalg.norm(c)
+                        for i in range(400)]) for n in (5, 9)}
+    assert sims[5] / sims[9] == pytest.approx(size_factor(concentration(faces, labels), 5, 9.0), abs=0.003)
 
 
 def test_remove_drops_the_person_and_their_records():

@@ -16,6 +16,7 @@ from trainer.data import manifest as manifest_io
 from trainer.model import devices
 from trainer.data.augment import value_range
 from trainer.model.callbacks import BEST_WEIGHTS, RESUME_DIR, build_callbacks
+from trainer.model.centres import concentration
 from trainer.config import TrainerConfig
 from trainer.model.network import build_model, classifier, inference_model, set_centres, training_loss
 from trainer.model.optimizers import build_optimizer
@@ -113,6 +114,8 @@ def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds
             started = time.perf_counter()
             outputs, labels = predict(model, centres_ds, (EMBEDDING_KEY,))
             set_centres(model, outputs[EMBEDDING_KEY], labels)
+            run.write_json(run.centres, {"concentration": concentration(outputs[EMBEDDING_KEY], labels),
+                                         "photos_per_person": len(labels) / num_classes})
             print(f"person centres from {len(labels)} training faces in {time.perf_counter() - started:.0f} s")
             if config.model.descriptor_training == "centres":
                 return _float32_copy(model, config, spec, num_classes)

@@ -21,6 +21,7 @@ from facecore.modelinfo import (
 )
 from facecore.tfserving_api import serving_api
 from trainer.evaluation.openset import decide
+from trainer.model.centres import CENTRES_KEY
 from trainer.model.saliency import cut_model, gradcam
 from trainer.publishing.rundir import RunDir
 
@@ -119,6 +120,8 @@ def report_model_info(run: RunDir) -> ModelInfo:
         TRAIN_CONFIG_KEY: run.read_json(run.config),
         "openset": {key: report["openset"][key] for key in ("rule", "known_accept") if key in report["openset"]},
     }
+    if run.centres.exists():
+        extra[CENTRES_KEY] = run.read_json(run.centres)
     return run.model_info(unknown_threshold=report["unknown_threshold"],
                           class_thresholds=report.get("class_thresholds", ()), extra=extra)
 

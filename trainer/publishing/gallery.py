@@ -6,12 +6,17 @@ So adding, re-centring or removing a person changes the centres [E, C] and thres
 and a face's class scores under the changed gallery are its embedding times the unit centres:
 what the rebuilt model computes (with flip averaging too, the scores being linear in it).
 
-Thresholds: `base` is each person's calibrated one (a person added without training gets the
-pooled `unknown_threshold`); `lift` raises a person's threshold above every stranger face nearest
-to them. The base is kept in ModelInfo.extra["base_thresholds"] beside the lifted thresholds, so
-the next update lifts from the base again and a photo no longer marked as a stranger stops
-counting. What a version was made from: extra["sources"] (person -> sorted photo names) and
-extra["strangers"] (sorted stranger photos its thresholds took into account).
+Thresholds: `base` is each person's calibrated one; a person added without training gets the pooled
+`unknown_threshold`, scaled by `centres.size_factor` for the number of photos their centre is made
+of where the version records how its training faces gathered (extra["centres"]): a centre of 5
+photos carries more of their noise than the training people's, so their own faces score a little
+lower against it (by about 0.004 with the default descriptor), and the pooled threshold alone would
+turn more of them away than it turns away of a trained person's; `lift` raises a person's threshold
+above every stranger face nearest to them. The base is kept in ModelInfo.extra["base_thresholds"]
+beside the lifted thresholds, so the next update lifts from the base again and a photo no longer
+marked as a stranger stops counting. What a version was made from: extra["sources"] (person ->
+sorted photo names) and extra["strangers"] (sorted stranger photos its thresholds took into
+account).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facecore.modelinfo import ENROLLED_KEY, ModelInfo
-from trainer.model.centres import centre_of, unit_columns
+from trainer.model.centres import CENTRES_KEY, centre_of, size_factor, unit_columns
 
 SOURCES_KEY = "sources"
 STRANGERS_KEY = "strangers"
@@ -51,6 +56,7 @@ class Gallery:
     enrolled: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
     strangers: list = field(default_factory=list)
+    spread: dict = field(default_factory=dict)  # extra["centres"]: how the training faces gathered
 
     @classmethod
     def of(cls, info: ModelInfo, centres: np.ndarray) -> "Gallery":
@@ -60,7 +66,8 @@ class Gallery:
         return cls(list(info.class_names), unit_columns(np.array(centres, np.float32)), current,
                    [float(recorded.get(name, t)) for name, t in zip(info.class_names, current)],
                    info.unknown_threshold, bool(info.class_thresholds), dict(info.extra.get(ENROLLED_KEY, {})),
-                   dict(info.extra.get(SOURCES_KEY, {})), list(info.extra.get(STRANGERS_KEY, [])))
+                   dict(info.extra.get(SOURCES_KEY, {})), list(info.extra.get(STRANGERS_KEY, [])),
+                   dict(info.extra.get(CENTRES_KEY, {})))
 
     def scores(self, embeddings: np.ndarray) -> np.ndarray:
         """Class scores [N, C] of embeddings [N, E]."""
@@ -68,7 +75,7 @@ class Gallery:
 
     def put(self, person: str, embeddings: np.ndarray, after_version: int, weight: int = 0) -> None:
         """Centre `person` on `embeddings` [N, E], merged with their current centre counted as
-        `weight` faces if they are known; a new person starts at the pooled threshold."""
+        `weight` faces if they are known; a new person starts at `new_threshold`."""
         centre = centre_of(embeddings)
         if person in self.names:
             index = self.names.index(person)
@@ -80,9 +87,18 @@ class Gallery:
         else:
             self.names.append(person)
             self.centres = np.concatenate([self.centres, centre[:, None]], axis=1)
-            self.thresholds.append(self.pooled)
-            self.base.append(self.pooled)
+            threshold = self.new_threshold(len(embeddings))
+            self.thresholds.append(threshold)
+            self.base.append(threshold)
+            self.explicit = self.explicit or threshold != self.pooled
         self.enrolled[person] = {"photos": int(weight + len(embeddings)), "after_version": after_version}
+
+    def new_threshold(self, photos: int) -> float:
+        """The threshold of a person added from `photos` faces: the pooled one, scaled for a centre
+        of that many faces (the module docstring); the pooled one where the version records no spread."""
+        if not self.spread:
+            return self.pooled
+        return self.pooled * size_factor(self.spread["concentration"], photos, self.spread["photos_per_person"])
 
     def remove(self, person: str) -> None:
         """Forget `person`: their centre, thresholds and records."""

@@ -30,6 +30,7 @@ class RunDir:
     tensorboard = property(lambda self: self.root / "tensorboard")
     report = property(lambda self: self.root / "report.json")  # from `evaluate`
     confusion = property(lambda self: self.root / "confusion.png")
+    centres = property(lambda self: self.root / "centres.json")  # the training faces' concentration (descriptor)
     people = property(lambda self: self.root / "people.json")  # its sources, strangers, lifted thresholds (retrain)
 
     def write_json(self, path: Path, value: dict) -> None:
