@@ -116,7 +116,26 @@ def enrolment(folder: Path) -> str:
         f"{g['service'][large]['p50_ms']} ms against {g['service'][small]['p50_ms']} ms with "
         f"{small.split('_')[1]} people, **{g['targets']['p50_ratio']}x** (goal {g['targets']['p50_ratio_goal']}x); "
         f"the descriptor's own inference is {g['service'][small]['server_stage_median_ms']['infer']} ms of it "
-        f"(median, local backend)."
+        f"(median, local backend)" + probes(g["service"][small], g["service"][large], large) + "."
+    )
+
+
+def probes(small: dict, large: dict, people: str) -> str:
+    """What /readyz and /v1/models weigh with many people, where the results file has it."""
+    if "probes" not in large:
+        return ""
+    return (f"; with {int(people.split('_')[1]):,} people `/readyz` answers {large['probes']['/readyz']['bytes']:,} "
+            f"bytes ({small['probes']['/readyz']['bytes']:,} with the small model) and `/v1/models`, which names "
+            f"everyone, {large['probes']['/v1/models']['bytes']:,}")
+
+
+def quickstart(folder: Path) -> str:
+    file, r = load("quickstart", None, folder)
+    return (
+        f"**Quick start** (`benchmarks/quickstart_benchmark.py`, {r['date']}, `{file}`): on a fresh clone, "
+        f"`bash scripts/quickstart.sh` answered a photo of {r['answer']['label']} **{r['first_answer_s']} s** after "
+        f"it started (installed at {r['installed_s']} s, trained and published at {r['trained_s']} s; goal "
+        f"{r['goal_s']} s, {goal_word(r['goal_met'])}); 1-minute load average {load_range(r['machine'])}."
     )
 
 
@@ -319,7 +338,7 @@ def pipeline_table(folder: Path) -> str:
 
 DOCS = recording.REPO / "docs"
 BLOCKS = {  # document -> the sections rendered into its block, in order
-    README: (openset, enrolment, compose, people, restart, replicas, prepare, service),
+    README: (quickstart, openset, enrolment, compose, people, restart, replicas, prepare, service),
     DOCS / "deployment.md": (compose_table,),
     DOCS / "service.md": (footprint_table,),
     DOCS / "training.md": (pipeline_table,),
