@@ -109,7 +109,7 @@ def enrolment(folder: Path) -> str:
         f"**Enrolment** (`benchmarks/enrol_benchmark.py`, {r['date']}, `{file}`): {rank1['people']} new people, "
         f"each enrolled from {rank1['enrol_photos']} photos without training: **{rank1['named_right']:.3f} of their "
         f"{faces} other faces named right**, {rank1['named_as_someone_else_count']} named as someone else (the rest "
-        f"answered unknown; {verdict}); in the compose e2e (`{e2e_file}`) the new person is named "
+        f"answered unknown; {verdict}){pooled(r, folder)}; in the compose e2e (`{e2e_file}`) the new person is named "
         f"**{e2e['enrol']['command_to_answer_s']} s after `trainer enrol` starts** (goal "
         f"{r['goals']['command_to_answer_s']:.0f} s).\n\n"
         f"**10,000 people** (`benchmarks/gallery_benchmark.py`, {g['date']}, `{gallery_file}`): p50 per photo "
@@ -118,6 +118,19 @@ def enrolment(folder: Path) -> str:
         f"the descriptor's own inference is {g['service'][small]['server_stage_median_ms']['infer']} ms of it "
         f"(median, local backend)" + probes(g["service"][small], g["service"][large], large) + "."
     )
+
+
+def pooled(result: dict, folder: Path) -> str:
+    """The same people at the unscaled pooled threshold (`--pooled-threshold`), where measured that day."""
+    try:
+        file, r = load("enrol", "pooled", folder)
+    except FileNotFoundError:
+        return ""
+    if r["date"] != result["date"]:
+        return ""
+    rank1 = r["rank1"]
+    return (f"; at the pooled threshold {rank1['threshold']:.4f} for everyone, unscaled for the new people's 5 "
+            f"photos (`{file}`), {rank1['named_right']:.3f}")
 
 
 def probes(small: dict, large: dict, people: str) -> str:
@@ -130,9 +143,9 @@ def probes(small: dict, large: dict, people: str) -> str:
 
 
 def quickstart(folder: Path) -> str:
-    file, r = load("quickstart", None, folder)
+    file, r = load("fresh_clone", None, folder)
     return (
-        f"**Quick start** (`benchmarks/quickstart_benchmark.py`, {r['date']}, `{file}`): on a fresh clone, "
+        f"**Quick start** (`benchmarks/fresh_clone_benchmark.py`, {r['date']}, `{file}`): on a fresh clone, "
         f"`bash scripts/quickstart.sh` answered a photo of {r['answer']['label']} **{r['first_answer_s']} s** after "
         f"it started (installed at {r['installed_s']} s, trained and published at {r['trained_s']} s; goal "
         f"{r['goal_s']} s, {goal_word(r['goal_met'])}); 1-minute load average {load_range(r['machine'])}."
