@@ -257,7 +257,8 @@ def run(args) -> dict:
     result["parent_version"] = version
     if not args.skip_rank1:
         began = time.perf_counter()
-        result["rank1"] = rank1_new_people(args.data, models, scratch / "a", args.people)
+        with pooled_thresholds() if args.pooled_threshold else contextlib.nullcontext():
+            result["rank1"] = rank1_new_people(args.data, models, scratch / "a", args.people)
         result["rank1"]["seconds"] = round(time.perf_counter() - began, 1)
     if not args.skip_service:
         result["python_and_imports_s"] = import_seconds()
@@ -265,6 +266,16 @@ def run(args) -> dict:
                                        for backend in args.backends}
     result["goals_met"] = goals_met(result)
     return result
+
+
+@contextlib.contextmanager
+def pooled_thresholds():
+    """Every new person at the version's pooled threshold, as before 2026-12-04 (not scaled for a
+    centre of few photos): the comparison for `Gallery.new_threshold`."""
+    from trainer.publishing.gallery import Gallery
+
+    with mock.patch.object(Gallery, "new_threshold", lambda gallery, photos: gallery.pooled):
+        yield
 
 
 def import_seconds() -> float:
@@ -312,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="enrolments timed per backend in (b)")
     parser.add_argument("--skip-rank1", action="store_true")
     parser.add_argument("--skip-service", action="store_true")
+    parser.add_argument("--pooled-threshold", action="store_true",
+                        help="(a) with every new person at the pooled threshold, unscaled for their few photos")
     recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
     result = recording.write(run(args), args, name="enrol")
