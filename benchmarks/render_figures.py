@@ -139,7 +139,7 @@ def probes(small: dict, large: dict, people: str) -> str:
         return ""
     return (f"; with {int(people.split('_')[1]):,} people `/readyz` answers {large['probes']['/readyz']['bytes']:,} "
             f"bytes ({small['probes']['/readyz']['bytes']:,} with the small model) and `/v1/models`, which names "
-            f"everyone, {large['probes']['/v1/models']['bytes']:,}")
+            f"everyone, {large['probes']['/v1/models']['bytes']:,} bytes")
 
 
 def quickstart(folder: Path) -> str:
