@@ -23,16 +23,18 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import recording
+from detector_benchmark import default_data_dir
+
+sys.path.insert(0, str(recording.REPO / "tests" / "support"))
+from processes import free_port  # noqa: E402
 
 POLL_S = 0.5
 LIMIT_S = 900
@@ -40,19 +42,10 @@ PHOTO = ("lfw-known", "Kofi_Annan", "Kofi_Annan_0002.jpg")
 MARKS = {"installed_s": r"quickstart: installed in (\d+) s", "trained_s": r"trained and published in (\d+) s"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def ask(port: int, photo: bytes) -> dict | None:
     """The service's answer to the photo, or None while it cannot answer."""
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/predict", data=body,
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/predict", data=photo,
+                                     headers={"Content-Type": "image/jpeg"})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
@@ -91,9 +84,8 @@ def run(data: Path, clone: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default = Path(os.environ.get("FACE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--data", type=Path, default=default_data_dir())
     recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
     # beside the repository, as a checkout is: the quick start finds ../shared/data from there too

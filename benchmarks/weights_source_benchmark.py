@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import os
 import re
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import recording
+from detector_benchmark import default_data_dir
 from openset_benchmark import stranger_folder
 
 PYPI_PACKAGE, PYPI_VERSION = "face-recognition-models", "0.3.0"
@@ -167,6 +167,7 @@ def descriptors(weights: dict[str, np.ndarray], records: Path, split) -> tuple[n
 def answers(weights: dict[str, np.ndarray], records: dict[str, Path]) -> dict:
     """The default rule with these weights: centres, the calibrated threshold, and its answers
     (class index, -1 for unknown) on the known test faces and on every stranger face."""
+    from facecore.modelinfo import is_unknown
     from trainer.config import OpenSetConfig
     from trainer.data.split import SPLITS
     from trainer.evaluation import openset
@@ -183,7 +184,7 @@ def answers(weights: dict[str, np.ndarray], records: dict[str, Path]) -> dict:
 
     def decide(x: np.ndarray) -> np.ndarray:
         scores = x @ centres
-        return np.where(scores.max(axis=1) >= threshold, scores.argmax(axis=1), -1)
+        return np.where(is_unknown(scores.max(axis=1), threshold), -1, scores.argmax(axis=1))
 
     return {"threshold": threshold, "test": decide(test), "test_labels": test_labels,
             "strangers": decide(strangers), "descriptors": np.concatenate([train, validation, test, strangers])}
@@ -215,9 +216,8 @@ def benchmark(args, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default = Path(os.environ.get("FACE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--work", type=Path, help="downloads and records (default: a temporary folder)")
     recording.add_output_arguments(parser)
     args = parser.parse_args(argv)
