@@ -49,7 +49,7 @@ def goal_word(met: bool) -> str:
 
 
 def openset(folder: Path) -> str:
-    file, r = load("openset", "grayscale", folder)
+    file, r = load("openset", "default", folder)
     scratch_file, s = load("openset", "scratch", folder)
     mean, worst, goals = r["mean"], r["worst"], r["goals"]
     seconds = [split["run_s"] for split in r["splits"]]
@@ -115,7 +115,8 @@ def enrolment(folder: Path) -> str:
         f"**10,000 people** (`benchmarks/gallery_benchmark.py`, {g['date']}, `{gallery_file}`): p50 per photo "
         f"{g['service'][large]['p50_ms']} ms against {g['service'][small]['p50_ms']} ms with "
         f"{small.split('_')[1]} people, **{g['targets']['p50_ratio']}x** (goal {g['targets']['p50_ratio_goal']}x); "
-        f"the descriptor's own inference is {g['service'][small]['server_stage_median_ms']['infer']} ms of it "
+        f"the model's own inference (landmarks, chip, descriptor) is "
+        f"{g['service'][small]['server_stage_median_ms']['infer']} ms of it "
         f"(median, local backend)" + probes(g["service"][small], g["service"][large], large) + "."
     )
 

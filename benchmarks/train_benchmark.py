@@ -30,7 +30,7 @@ def pipeline_speed(dataset, epochs: int) -> tuple[float, float]:
     return rates[0], sum(rates[1:]) / epochs
 
 
-def training_speed(config, dataset, input_size: int, class_counts: list[int], epochs: int) -> float:
+def training_speed(config, dataset, spec, class_counts: list[int], epochs: int) -> float:
     """Seconds per epoch of `fit`, after one warm-up epoch (tracing, cache filling)."""
     import keras
     import tensorflow as tf
@@ -38,7 +38,7 @@ def training_speed(config, dataset, input_size: int, class_counts: list[int], ep
     from trainer.model.network import build_model, classifier
     from trainer.model.optimizers import build_optimizer
 
-    model = classifier(build_model(config.model, input_size, len(class_counts)))
+    model = classifier(build_model(config.model, spec, len(class_counts)))
     steps = math.ceil(sum(class_counts) / config.train.batch_size)
     model.compile(build_optimizer(config.train, steps), keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     one_hot = dataset.map(lambda x, y: (x, tf.one_hot(y, len(class_counts))))
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                             seed=config.train.seed, augment=config.augment)
 
     cold, warm = pipeline_speed(dataset(), args.epochs)
-    seconds = training_speed(config, dataset(), spec.input_size, counts, args.epochs)
+    seconds = training_speed(config, dataset(), spec, counts, args.epochs)
     trained = sum(counts) / seconds
     recording.write({
         "images_per_epoch": sum(counts), "input_size": spec.input_size, "batch_size": config.train.batch_size,

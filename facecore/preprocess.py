@@ -20,38 +20,56 @@ class PreprocessSpec(Settings):
     crop stored in the TFRecords). The model input is that crop in grayscale (`channels` 1) or
     RGB (3), resized to `input_size` and normalised as (x / 255 - mean) / std.
 
-    The defaults are the pretrained descriptor's (trainer/model/descriptor.py): dlib's 150-pixel
-    chip, which the Haar box scaled by 1.038 (margin 0.019) and moved down 0.09 of its side
-    matches (the median Haar eye pair lands where the chip puts the eyes), in grayscale 0..1 (the
-    network replicates it to RGB and subtracts its own mean; grayscale named as many known faces
-    right as RGB or more across person-level splits, docs/training.md). The course's CNN uses
-    trainer/configs/scratch.toml.
+    The defaults are the pretrained descriptor's (trainer/model/descriptor.py), aligned as dlib
+    aligned the faces it was trained on: a loose crop (the Haar box grown by 0.3 of its side on
+    every side, 232 pixels: the box comes out about 145 pixels wide, the size of the face in dlib's
+    150-pixel chip), from which the model cuts the chip on the face's own 68 points
+    (`align_landmarks`, trainer/model/align.py), in grayscale 0..1 (the networks replicate it to
+    RGB and subtract their own mean; grayscale named as many known faces right as RGB or more
+    across person-level splits, docs/training.md). Without alignment (`align_landmarks = false`)
+    the descriptor takes the box scaled by 1.038 (margin 0.019), moved down 0.09 of its side, at
+    150 pixels. The course's CNN uses trainer/configs/scratch.toml.
 
     With `align_eyes`, a face whose two eyes are found is cropped from the photo turned so its
     eyes lie level, centred and scaled on the eyes instead of the box (the crop an average box
     would give: eyes `EYE_SPAN` of the box width apart, `EYE_RISE` above its centre).
+
+    With `align_landmarks`, the crop is a loose one (the square is never moved or shrunk to fit
+    the photo: what lies outside repeats the edge pixels, so the box stays where the margin and
+    shift put it) and the model aligns the face itself: it finds 68 points in the box and cuts
+    dlib's face chip from the input (trainer/model/align.py, `landmark_window` says where the
+    box lies).
     """
 
-    crop_margin: float = 0.019
-    crop_shift: float = 0.09
-    crop_size: int = 150
-    input_size: int = 150
+    crop_margin: float = 0.3
+    crop_shift: float = 0.0
+    crop_size: int = 232
+    input_size: int = 232
     channels: int = 1
     mean: float = 0.0
     std: float = 1.0
     align_eyes: bool = False
+    align_landmarks: bool = True
 
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessSpec":
         """A recorded spec (records' manifest, model metadata); one written before a setting
         existed lacks it and describes what was done then: no eye alignment, no shift, grayscale."""
-        return super().from_dict({"align_eyes": False, "crop_shift": 0.0, "channels": 1, **values})
+        return super().from_dict({"align_eyes": False, "align_landmarks": False, "crop_shift": 0.0,
+                                  "channels": 1, **values})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.crop_margin <= 1.0 or not -0.5 <= self.crop_shift <= 0.5:
             raise ValueError(f"crop_margin must be in [0, 1] and crop_shift in [-0.5, 0.5]: {self}")
         if self.crop_size < 8 or self.input_size < 8 or self.std <= 0 or self.channels not in (1, 3):
             raise ValueError(f"invalid preprocessing settings (channels: 1 or 3): {self}")
+        if self.align_eyes and self.align_landmarks:
+            raise ValueError("align_eyes and align_landmarks exclude each other: choose one")
+
+    def landmark_window(self) -> tuple[float, float, float]:
+        """Where the detector's box lies in the model input, in shares of its side: (left, top, side)."""
+        grown = 1.0 + 2.0 * self.crop_margin
+        return self.crop_margin / grown, (self.crop_margin - self.crop_shift) / grown, 1.0 / grown
 
 
 def square_box(box: Box, margin: float, image_shape: tuple[int, ...], shift: float = 0.0) -> Box:
@@ -89,6 +107,8 @@ def input_frame(box: Box, spec: PreprocessSpec, image_shape: tuple[int, ...], ey
     (`crop_face`'s crop, then resized to `input_size`): where in the photo each input pixel lies."""
     if eyes is not None:
         matrix, side = _aligned_square(eyes, spec.crop_margin, spec.crop_shift)
+    elif spec.align_landmarks:
+        matrix, side = _loose_square(box, spec.crop_margin, spec.crop_shift)
     else:
         square = square_box(box, spec.crop_margin, image_shape, spec.crop_shift)
         matrix, side = np.array([[1.0, 0.0, -square.x], [0.0, 1.0, -square.y]]), square.width
@@ -103,9 +123,47 @@ def crop_face(rgb: np.ndarray, box: Box, spec: PreprocessSpec, eyes: Eyes | None
     if eyes is not None:
         return cv2.resize(_aligned_patch(rgb, eyes, spec.crop_margin, spec.crop_shift), size,
                           interpolation=cv2.INTER_AREA)
+    if spec.align_landmarks:
+        return _loose_crop(rgb, box, spec)
     square = square_box(box, spec.crop_margin, rgb.shape, spec.crop_shift)
     patch = rgb[square.y : square.y + square.height, square.x : square.x + square.width]
     return cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+
+
+def _loose_square(box: Box, margin: float, shift: float) -> tuple[np.ndarray, int]:
+    """The map [2, 3] from photo pixels to `box`'s square grown by `margin` and moved down by
+    `shift`, wherever it lies (not moved into the photo), and the square's side."""
+    left, top, side = _loose_corner(box, margin, shift)
+    return np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]]), side
+
+
+def _loose_corner(box: Box, margin: float, shift: float) -> tuple[int, int, int]:
+    box_side = max(box.width, box.height)
+    side = max(1, round(box_side * (1.0 + 2.0 * margin)))
+    cx, cy = box.x + box.width / 2.0, box.y + box.height / 2.0 + shift * box_side
+    return round(cx - side / 2.0), round(cy - side / 2.0), side
+
+
+def _loose_crop(rgb: np.ndarray, box: Box, spec: PreprocessSpec) -> np.ndarray:
+    """The loose square at crop_size, edge pixels repeated where it leaves the photo: the part
+    inside the photo resized (INTER_AREA) and padded, never the whole square at full size (a
+    box as large as a 20000-pixel photo would need gigabytes)."""
+    left, top, side = _loose_corner(box, spec.crop_margin, spec.crop_shift)
+    height, width = rgb.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + side, width), min(top + side, height)
+    scale = spec.crop_size / side
+    a, c = _landing(x0, x1, left, scale, spec.crop_size)
+    b, d = _landing(y0, y1, top, scale, spec.crop_size)
+    inside = cv2.resize(rgb[y0:y1, x0:x1], (c - a, d - b), interpolation=cv2.INTER_AREA)
+    return cv2.copyMakeBorder(inside, b, spec.crop_size - d, a, spec.crop_size - c, cv2.BORDER_REPLICATE)
+
+
+def _landing(start: int, stop: int, origin: int, scale: float, size: int) -> tuple[int, int]:
+    """Where photo pixels start..stop of a square starting at `origin` land in the crop, in whole
+    pixels (at least one)."""
+    low = min(max(round((start - origin) * scale), 0), size - 1)
+    return low, max(low + 1, min(size, round((stop - origin) * scale)))
 
 
 def _aligned_patch(rgb: np.ndarray, eyes: Eyes, margin: float, shift: float = 0.0) -> np.ndarray:

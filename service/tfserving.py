@@ -77,7 +77,8 @@ BALANCING_OPTIONS = [
     # Ours, not whatever a DNS TXT record might say.
     ("grpc.service_config_disable_resolution", 1),
     # gRPC keeps a request for a retry only up to this size (default 256 KiB: one face of the
-    # descriptor's 150x150x3 float32 input is 270 KB, and a bigger call is never retried).
+    # descriptor's 232x232 grey float32 input is 215 KB, two are over it, and a bigger call is
+    # never retried).
     ("grpc.per_rpc_retry_buffer_size", MAX_MESSAGE_BYTES),
 ]
 VERSION_STATE = "tensorflow.serving.ModelVersionStatus.State"

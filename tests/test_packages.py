@@ -23,8 +23,8 @@ TENSORFLOW_MODULES = {
     *(f"trainer.data.{name}" for name in ("augment", "pipeline", "preparation", "records")),
     *(f"trainer.evaluation.{name}" for name in ("kfold", "openset", "report_figures", "run_report", "scoring",
                                                 "tune")),
-    *(f"trainer.model.{name}" for name in ("callbacks", "descriptor", "devices", "multiworker", "network",
-                                           "optimizers", "saliency", "training")),
+    *(f"trainer.model.{name}" for name in ("align", "callbacks", "descriptor", "devices", "landmarks",
+                                           "multiworker", "network", "optimizers", "saliency", "training")),
     *(f"trainer.publishing.{name}" for name in ("enrolment", "export", "release", "servable")),
 }
 CHECK = ("import importlib, sys; importlib.import_module(sys.argv[1]); "

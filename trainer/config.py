@@ -236,6 +236,12 @@ class TrainerConfig:
     publish: PublishConfig = field(default_factory=PublishConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
 
+    def __post_init__(self) -> None:
+        if self.preprocess.align_landmarks and self.model.backbone != "descriptor":
+            raise ValueError("preprocess.align_landmarks is the descriptor's alignment (the model cuts dlib's chip "
+                             f"from a loose crop); the {self.model.backbone} backbone takes its faces as cropped: "
+                             "set preprocess.align_landmarks = false and its crop (trainer/configs/scratch.toml)")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

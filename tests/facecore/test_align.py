@@ -49,7 +49,7 @@ def test_aligned_crop_puts_the_eyes_level_where_an_average_box_would(angle):
 
 
 def test_crop_without_eyes_is_the_box_crop():
-    spec = PreprocessSpec(align_eyes=True)
+    spec = PreprocessSpec(align_eyes=True, align_landmarks=False)
     rgb = np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)
     box = Box(50, 50, 80, 80)
 
@@ -106,7 +106,7 @@ def test_alignment_is_the_scratch_models_and_not_for_specs_recorded_before_it():
 
     assert not PreprocessSpec().align_eyes  # the descriptor's crop is the box rule (issue 19)
     assert load_config(CONFIG_DIR / "scratch.toml").preprocess.align_eyes
-    aligned = PreprocessSpec(align_eyes=True)
+    aligned = PreprocessSpec(align_eyes=True, align_landmarks=False)
     assert PreprocessSpec.from_dict(aligned.to_dict()).align_eyes
     recorded_before = {k: v for k, v in aligned.to_dict().items() if k != "align_eyes"}
     assert not PreprocessSpec.from_dict(recorded_before).align_eyes  # such records hold unaligned crops
@@ -115,8 +115,8 @@ def test_alignment_is_the_scratch_models_and_not_for_specs_recorded_before_it():
 def test_aligned_crop_moves_down_by_the_shift():
     """crop_shift moves the aligned crop's centre down the face: the eyes rise by shift x box width."""
     rgb, eyes = tilted_eyes(0.0)
-    plain = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96, align_eyes=True)
-    shifted = PreprocessSpec(crop_margin=0.15, crop_shift=0.09, crop_size=96, align_eyes=True)
+    plain = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96, align_eyes=True, align_landmarks=False)
+    shifted = PreprocessSpec(crop_margin=0.15, crop_shift=0.09, crop_size=96, align_eyes=True, align_landmarks=False)
     (y_plain, y_shifted) = (np.mean([y for _, y in dark_blobs(cv2.cvtColor(crop_face(rgb, None, spec, eyes),
                                                                           cv2.COLOR_RGB2GRAY))])
                             for spec in (plain, shifted))

@@ -12,6 +12,7 @@ from facecore.preprocess import PreprocessSpec, crop_face, input_frame, model_in
 from service.heatmaps import box_heatmap
 
 SPEC = PreprocessSpec(crop_margin=0.15, crop_shift=0.05, crop_size=96, input_size=64, channels=1)
+LOOSE = PreprocessSpec(crop_margin=0.3, crop_shift=0.05, crop_size=96, input_size=64, channels=1, align_landmarks=True)
 BOX = Box(120, 70, 100, 110)
 DOT = (150.0, 120.0)  # a dark dot in the photo, inside the box
 
@@ -28,11 +29,12 @@ def darkest(image: np.ndarray) -> tuple[float, float]:
     return float(xs.mean()), float(ys.mean())
 
 
-@pytest.mark.parametrize("eyes", [None, Eyes((150.0, 110.0), (190.0, 118.0))], ids=["box", "eyes"])
-def test_frame_maps_a_photo_point_where_the_crop_puts_it(eyes):
+@pytest.mark.parametrize(("eyes", "spec"), [(None, SPEC), (Eyes((150.0, 110.0), (190.0, 118.0)), SPEC), (None, LOOSE)],
+                         ids=["box", "eyes", "loose"])
+def test_frame_maps_a_photo_point_where_the_crop_puts_it(eyes, spec):
     rgb = photo_with_dot()
-    frame = input_frame(BOX, SPEC, rgb.shape, eyes)
-    found = darkest(model_input(crop_face(rgb, BOX, SPEC, eyes), SPEC)[..., 0])
+    frame = input_frame(BOX, spec, rgb.shape, eyes)
+    found = darkest(model_input(crop_face(rgb, BOX, spec, eyes), spec)[..., 0])
     expected = frame @ np.array([*DOT, 1.0])
     assert math.dist(found, expected) < 1.0, (found, expected)
 

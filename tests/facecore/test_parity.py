@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", params=["descriptor", "scratch"])
 def trainer_side(request, face_data, tmp_path_factory):
     """Each photo prepared as its own person, read back through the evaluation pipeline: with the
-    default config (the descriptor's RGB chips) and the scratch CNN's (eye-aligned grayscale)."""
+    default config (the descriptor's grey loose crops, which the model aligns) and the scratch CNN's
+    (eye-aligned grayscale)."""
     data = tmp_path_factory.mktemp("parity-data")
     for person, photo in photo_paths(face_data).items():
         (data / person).mkdir()
@@ -60,9 +61,11 @@ def test_service_input_equals_training_input(trainer_side):
 
 def test_same_probabilities_and_unknown_decision_through_the_exported_model(trainer_side, tmp_path):
     """The exported model's probabilities, score and threshold equal what `trainer evaluate`
-    computes from the Keras model with the same per-person thresholds."""
+    computes from the Keras model with the same per-person thresholds (to float32 rounding: the
+    traced graph and eager Keras round the landmark network's last digits differently, which moves
+    the aligned chip by a hundred-thousandth of a pixel; 1.4e-6 measured on a probability)."""
     data, by_person, info, config = trainer_side
-    keras_model = build_model(config.model, info.preprocess.input_size, len(info.class_names), info.preprocess.channels)
+    keras_model = build_model(config.model, info.preprocess, len(info.class_names))
     thresholds = tuple(np.linspace(-0.2, 0.2, len(info.class_names)))  # every person their own
     export_model(keras_model, replace(info, class_thresholds=thresholds), tmp_path / "1")
     serve = tf.saved_model.load(str(tmp_path / "1")).signatures["serving_default"]
@@ -70,7 +73,7 @@ def test_same_probabilities_and_unknown_decision_through_the_exported_model(trai
         served = serve(faces=tf.constant(
             prepare_faces(decode_image((data / person / name).read_bytes()), info).batch[:1]))
         trained = keras_model(by_person[person][None], training=False)
-        np.testing.assert_allclose(served["probabilities"].numpy(), trained["probabilities"].numpy(), atol=1e-6)
+        np.testing.assert_allclose(served["probabilities"].numpy(), trained["probabilities"].numpy(), atol=1e-5)
         score, threshold = decide(trained[CLASS_SCORES_KEY], thresholds)
-        np.testing.assert_allclose(served[SCORE_KEY].numpy(), score.numpy(), atol=1e-6)
+        np.testing.assert_allclose(served[SCORE_KEY].numpy(), score.numpy(), atol=1e-5)
         np.testing.assert_allclose(served[THRESHOLD_KEY].numpy(), threshold.numpy(), atol=1e-6)

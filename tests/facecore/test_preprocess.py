@@ -61,3 +61,31 @@ def test_model_inputs_batches_and_handles_no_faces():
     assert batch.shape == (3, 16, 16, 1) and np.allclose(batch, -1.0)
     rgb = PreprocessSpec(input_size=16, channels=3)
     assert model_inputs([], rgb).shape == (0, 16, 16, 3)
+
+
+def test_loose_crop_keeps_the_box_where_the_margin_puts_it_even_at_the_photo_edge():
+    """align_landmarks: the model finds the face in the box's place (`landmark_window`), so the
+    square is not moved into the photo; what lies outside repeats the edge."""
+    spec = PreprocessSpec(crop_margin=0.25, crop_shift=0.0, crop_size=150, input_size=150, align_landmarks=True)
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    rgb[:, :, 1] = np.arange(300)[None, :] % 256  # green says the column
+    rgb[:, :, 2] = np.arange(200)[:, None]  # blue says the row
+    box = Box(0, 0, 100, 100)  # at the corner: the square (-25..125) reaches outside
+    crop = crop_face(rgb, box, spec)
+    assert crop.shape == (150, 150, 3)
+    left, top, side = spec.landmark_window()
+    assert (left, top, side) == pytest.approx((0.25 / 1.5, 0.25 / 1.5, 1 / 1.5))
+    centre = crop[75, 75].astype(int)
+    assert abs(centre[1] - 50) <= 1 and abs(centre[2] - 50) <= 1  # the box's centre in the crop's centre
+    assert crop[0, 0, 1] == crop[0, 0, 2] == 0  # outside: the edge pixel repeated
+
+
+def test_landmark_window_follows_the_shift():
+    spec = PreprocessSpec(crop_margin=0.3, crop_shift=0.1, align_landmarks=True)
+    left, top, side = spec.landmark_window()
+    assert top + side / 2 == pytest.approx(0.5 - 0.1 / 1.6) and left + side / 2 == pytest.approx(0.5)
+
+
+def test_the_two_alignments_exclude_each_other():
+    with pytest.raises(ValueError, match="exclude each other"):
+        PreprocessSpec(align_eyes=True, align_landmarks=True)

@@ -26,10 +26,11 @@ def test_prepare_faces_shapes_follow_the_model_info(photos):
     small = replace(INFO, preprocess=PreprocessSpec(input_size=32, channels=1, mean=0.0, std=1.0))
     batch = prepare_faces(rgb, small).batch
     assert batch.shape == (3, 32, 32, 1) and batch.min() >= 0.0 and batch.max() <= 1.0
-    descriptor = prepare_faces(rgb, replace(INFO, preprocess=PreprocessSpec())).batch  # the default: grey chips
-    assert descriptor.shape == (3, 150, 150, 1) and descriptor.min() >= 0.0 and descriptor.max() <= 1.0
-    rgb_chips = prepare_faces(rgb, replace(INFO, preprocess=PreprocessSpec(channels=3))).batch
-    assert rgb_chips.shape == (3, 150, 150, 3)
+    # the default: grey loose crops that the model aligns itself
+    descriptor = prepare_faces(rgb, replace(INFO, preprocess=PreprocessSpec())).batch
+    assert descriptor.shape == (3, 232, 232, 1) and descriptor.min() >= 0.0 and descriptor.max() <= 1.0
+    rgb_crops = prepare_faces(rgb, replace(INFO, preprocess=PreprocessSpec(channels=3))).batch
+    assert rgb_crops.shape == (3, 232, 232, 3)
 
 
 @pytest.mark.data

@@ -16,7 +16,7 @@ from trainer.publishing.export import export_model
 
 # The small models here take the course CNN's input (trainer/configs/scratch.toml): 64x64 grayscale.
 TINY_SPEC = PreprocessSpec(crop_margin=0.15, crop_shift=0.0, crop_size=96, input_size=64, channels=1,
-                           mean=0.5, std=0.5, align_eyes=True)
+                           mean=0.5, std=0.5, align_eyes=True, align_landmarks=False)
 
 
 def tiny_info(class_names, **settings) -> ModelInfo:

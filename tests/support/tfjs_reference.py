@@ -1,6 +1,7 @@
-"""Face descriptors from @vladmandic/face-api's own TensorFlow.js code: the reference for the Keras port.
+"""@vladmandic/face-api's own TensorFlow.js networks: the reference for the Keras ports.
 
-`tfjs_descriptors(crops)` runs tests/support/tfjs_reference/descriptors.mjs under node, on the CPU backend
+`tfjs_descriptors(crops)` (the face descriptor) and `tfjs_landmarks(faces)` (68 face points) run
+tests/support/tfjs_reference/networks.mjs under node, on the CPU backend
 of pure-JS TensorFlow.js (no native binary). The node packages are installed once with `npm ci` from the
 committed lockfile into tfjs_reference/node_modules (git-ignored) and reused while the lockfile is unchanged.
 """
@@ -17,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 FOLDER = Path(__file__).resolve().parent / "tfjs_reference"
-SCRIPT = FOLDER / "descriptors.mjs"
+SCRIPT = FOLDER / "networks.mjs"
 LOCKFILE = FOLDER / "package-lock.json"
 NODE_MODULES = FOLDER / "node_modules"
 # Written after a successful `npm ci` (which empties node_modules first): the lockfile's hash it installed.
 STAMP = NODE_MODULES / ".faceid-lockfile.sha256"
 SIZE = 150  # FaceRecognitionNet's input: crops of exactly this size reach the net unresized
+LANDMARK_SIZE = 112  # FaceLandmark68Net's
 
 
 def _tool(name: str) -> str:
@@ -59,20 +61,29 @@ def ensure_installed() -> Path:
 
 def tfjs_descriptors(crops: np.ndarray) -> np.ndarray:
     """float32 [N,128] raw descriptors of N RGB crops [N,150,150,3] with values in 0..255."""
+    return _run("descriptor", crops, SIZE, 128)
+
+
+def tfjs_landmarks(faces: np.ndarray) -> np.ndarray:
+    """float32 [N,68,2] face points, (x, y) in shares of the side, of N RGB faces [N,112,112,3] in 0..255."""
+    return _run("landmarks", faces, LANDMARK_SIZE, 136).reshape(-1, 68, 2)
+
+
+def _run(network: str, crops: np.ndarray, size: int, width: int) -> np.ndarray:
     crops = np.asarray(crops)
-    if crops.ndim != 4 or crops.shape[1:] != (SIZE, SIZE, 3) or crops.shape[0] < 1:
-        raise ValueError(f"expected crops of shape [N,{SIZE},{SIZE},3], got {list(crops.shape)}")
+    if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.shape[0] < 1:
+        raise ValueError(f"expected crops of shape [N,{size},{size},3], got {list(crops.shape)}")
     node = _tool("node")
     ensure_installed()
     count = crops.shape[0]
     with tempfile.TemporaryDirectory(prefix="tfjs-reference-") as tmp:
-        inputs, outputs = Path(tmp) / "crops.bin", Path(tmp) / "descriptors.bin"
+        inputs, outputs = Path(tmp) / "crops.bin", Path(tmp) / "outputs.bin"
         np.ascontiguousarray(crops, dtype="<f4").tofile(inputs)
-        result = subprocess.run([node, str(SCRIPT), str(inputs), str(count), str(outputs)], cwd=FOLDER,
+        result = subprocess.run([node, str(SCRIPT), network, str(inputs), str(count), str(outputs)], cwd=FOLDER,
                                 capture_output=True, text=True, timeout=120 + 10 * count)
         if result.returncode != 0:
             raise RuntimeError(f"{SCRIPT.name} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        descriptors = np.fromfile(outputs, dtype="<f4")
-    if descriptors.size != count * 128:
-        raise RuntimeError(f"{SCRIPT.name} wrote {descriptors.size} values, expected {count * 128}")
-    return descriptors.reshape(count, 128).astype(np.float32)
+        values = np.fromfile(outputs, dtype="<f4")
+    if values.size != count * width:
+        raise RuntimeError(f"{SCRIPT.name} wrote {values.size} values, expected {count * width}")
+    return values.reshape(count, width).astype(np.float32)

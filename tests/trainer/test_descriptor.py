@@ -6,6 +6,7 @@ the weights' bookkeeping and what the network must do on real faces.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -45,6 +46,14 @@ def test_a_package_whose_files_differ_from_the_pinned_digests_is_refused(tmp_pat
         dw._package_files(tarball)
 
 
+def test_a_package_without_one_of_the_pinned_files_is_refused(tmp_path, monkeypatch):
+    names = list(dw.FILE_SHA256)
+    monkeypatch.setattr(dw, "FILE_SHA256", {name: hashlib.sha256(b"x").hexdigest() for name in names})
+    tarball = _tarball(tmp_path, {name: b"x" for name in names[:-1]})
+    with pytest.raises(dw.WeightsUnavailable, match=f"has no {names[-1]}"):
+        dw._package_files(tarball)
+
+
 def test_without_npm_the_error_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(dw.shutil, "which", lambda name: None)
     with pytest.raises(dw.WeightsUnavailable, match="npm is not installed.*apt-get install npm"):
@@ -69,16 +78,26 @@ def test_the_real_weights_are_the_pinned_resnet(weights):
     assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in weights.values())
 
 
+def test_the_real_landmark_weights_are_the_pinned_network():
+    weights = dw.load_landmark_weights()
+    assert len(weights) == 49 and weights["fc/weights"].shape == (256, 136)
+    assert weights["dense0/conv0/filters"].shape == (3, 3, 3, 32)
+    assert weights["dense3/conv3/pointwise_filter"].shape == (1, 1, 256, 256)
+    assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in weights.values())
+
+
 @pytest.mark.data
 def test_descriptor_tells_people_apart(weights, face_data):
-    """Chips of real faces: two photos of one person are closer than photos of different people
-    (dlib's convention: euclidean distance below 0.6 is the same person)."""
+    """Chips of real faces, cut by the default aligner: two photos of one person are closer than
+    photos of different people (dlib's convention: euclidean distance below 0.6 is the same person)."""
     from facecore.detect import FaceDetector
     from facecore.images import decode_image
     from facecore.preprocess import PreprocessSpec, face_crops, model_inputs
+    from trainer.model.align import CHIPS_KEY, build_aligner
     from trainer.model.descriptor import build_descriptor
 
     spec, detector = PreprocessSpec(), FaceDetector()
+    aligner = build_aligner(spec, dw.load_landmark_weights())
     people = ("Kofi_Annan", "Serena_Williams", "Junichiro_Koizumi")
     crops = []
     for person in people:
@@ -87,7 +106,8 @@ def test_descriptor_tells_people_apart(weights, face_data):
             rgb = decode_image(photo.read_bytes())
             own += face_crops(rgb, detector.detect(rgb)[:1], spec, detector)
         crops += own[:2]
-    vectors = build_descriptor(weights, spec.channels)(model_inputs(crops, spec)).numpy()  # [6, 128]
+    chips = aligner(model_inputs(crops, spec))[CHIPS_KEY]
+    vectors = build_descriptor(weights, spec.channels)(chips).numpy()  # [6, 128]
     distance = np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
     same = [distance[i, i + 1] for i in (0, 2, 4)]
     different = [distance[i, j] for i in range(6) for j in range(6) if i // 2 != j // 2]

@@ -56,7 +56,7 @@ def test_the_untrained_loss_is_chance(subset):
     config, spec, _, labels = subset
     model_config = dataclasses.replace(config.model, head="softmax")  # cross-entropy of uniform guesses: ln C
     keras.utils.set_random_seed(config.train.seed)
-    model = classifier(build_model(model_config, spec.input_size, PEOPLE, spec.channels))
+    model = classifier(build_model(model_config, spec, PEOPLE))
     inputs = next(iter(pipeline(subset, training=False)))[0]
     loss = training_loss(model_config, label_smoothing=0.0)(tf.one_hot(labels, PEOPLE), model(inputs, training=False))
     assert float(loss) == pytest.approx(math.log(PEOPLE), rel=0.2)

@@ -90,7 +90,7 @@ def test_classes_counts_and_records_agree(messy_manifest):
         assert len(records) == manifest["counts"][split]["total"]
         for record in records:
             assert manifest["class_names"][record["label"]] == record["class_name"]
-            assert record["image"].shape == (150, 150, 3)  # the descriptor's chip (preprocess.crop_size)
+            assert record["image"].shape == (232, 232, 3)  # the loose crop the model aligns (preprocess.crop_size)
 
 
 def test_small_faces_are_reported_not_used(messy_folder, tmp_path):

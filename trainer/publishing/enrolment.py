@@ -246,7 +246,7 @@ def _rebuilt(parent: Parent, info: ModelInfo, centres: np.ndarray) -> keras.Mode
     """The parent's architecture for len(centres) people: every weight copied, the centres replaced."""
     config = from_dict(info.extra[TRAIN_CONFIG_KEY]).model
     spec = info.preprocess
-    model = build_model(config, spec.input_size, centres.shape[1], spec.channels, pretrained=False)
+    model = build_model(config, spec, centres.shape[1], pretrained=False)
     old = {layer.name: layer for layer in _inner(parent.model).layers}
     for layer in model.layers:
         if isinstance(layer, CosineSimilarity):
