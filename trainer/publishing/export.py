@@ -76,6 +76,8 @@ def _add_explain(archive, model, serve, spec) -> bool:
 
     archive.track(cut.features)
     archive.track(cut.head)
+    if cut.aligner is not None:
+        archive.track(cut.aligner)
     archive.add_endpoint(EXPLAIN_SIGNATURE, explain, input_signature=[spec])
     return True
 
